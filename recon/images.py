@@ -1,0 +1,249 @@
+"""Images in: safe loading and the one crop/resize used by both training and inference.
+
+``load_image`` turns any common file Pillow reads into an upright RGB or RGBA picture, refusing
+bombs, truncated files and non-images with a message a user can act on. ``prepare_image`` finds
+the object (mask argument, else alpha, else an estimate from the border colour), crops a square
+around it and resizes it to the model's input.
+"""
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.ndimage
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from recon.errors import InvalidImageError
+
+logger = logging.getLogger(__name__)
+
+MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked on the header before decoding
+IMAGE_SIZE = 128  # model input side, pixels
+MIN_SIDE = 8  # pixels; smaller images hold no recognisable object
+CROP_MARGIN = 0.1  # added on each side of the object's box, as a fraction of its longest side
+MASK_MIN_CONTRAST = 30  # colour distance (0-255 scale) below which a pixel looks like background
+MASK_WORK_SIDE = 512  # the border-colour mask is estimated on a thumbnail this large
+JITTER_SHIFT = 0.08  # training: crop centre moves up to this fraction of the box side
+JITTER_SCALE = 0.1  # training: crop side scales by up to +-10%
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """What the model sees for one photo.
+
+    pixels: float32 (3, S, S) in [-1, 1] (rgb / 127.5 - 1); crop: RGB PIL image S x S, the same
+    pixels for display; mask: bool (S, S), the object in the crop; bbox: (x0, y0, x1, y1) of the
+    object in the source image's pixels (x1, y1 exclusive).
+    """
+
+    pixels: np.ndarray
+    crop: Image.Image
+    mask: np.ndarray
+    bbox: tuple[int, int, int, int]
+
+
+def _read_bytes(source) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), "the uploaded image"
+    path = Path(source)
+    if not path.is_file():
+        raise InvalidImageError(f"image file not found: {path}")
+    return path.read_bytes(), path.name
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise InvalidImageError(
+            f"{name} is too large: {width}x{height} = {width * height:,} pixels, the limit is "
+            f"{MAX_PIXELS:,}; downscale it first"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InvalidImageError(
+            f"{name} is too small: {width}x{height} pixels; each side needs at least {MIN_SIDE}"
+        )
+
+
+def _high_bit_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit / 32-bit integer or float grayscale -> 8-bit "L"."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        # Float images are usually [0, 1]; otherwise treat them like integer data.
+        scale = 255.0 if values.max(initial=0) <= 1.0 else 255.0 / 65535.0
+    else:
+        scale = 255.0 / 65535.0 if values.max(initial=0) > 255 else 1.0
+    return Image.fromarray(np.clip(values * scale, 0, 255).round().astype(np.uint8))
+
+
+def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> "RGBA" when some pixel is see-through, else "RGB"."""
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _high_bit_to_8bit(image)
+    has_alpha = image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if not has_alpha:
+        return image if image.mode == "RGB" else image.convert("RGB")
+    rgba = image.convert("RGBA")
+    # An alpha channel that hides nothing carries no mask: use the border-colour estimate instead.
+    if rgba.getchannel("A").getextrema()[0] == 255:
+        return rgba.convert("RGB")
+    return rgba
+
+
+def load_image(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """Open an image safely -> PIL image in mode "RGB" or "RGBA" (RGBA only when alpha is used).
+
+    EXIF orientation is applied; 16-bit, float, palette, LA, CMYK and grayscale images are
+    converted; an animation gives its first frame. Raises InvalidImageError when the input is
+    missing, empty, not an image, truncated, larger than MAX_PIXELS or smaller than MIN_SIDE.
+    """
+    if isinstance(source, Image.Image):
+        data, name = b"", "the image"
+    else:
+        data, name = _read_bytes(source)
+        if not data:
+            raise InvalidImageError(f"{name} is empty (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = source if isinstance(source, Image.Image) else Image.open(io.BytesIO(data))
+            _check_size(*image.size, name)  # header only: nothing decoded yet
+            image.seek(0)  # first frame of an animation
+            image.load()
+        except InvalidImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise InvalidImageError(f"{name} is too large to decode safely: {error}") from error
+        except UnidentifiedImageError as error:
+            raise InvalidImageError(
+                f"{name} is not an image Pillow can read; use a PNG, JPEG, WebP, BMP, GIF or TIFF file"
+            ) from error
+        except (OSError, SyntaxError, EOFError, ValueError) as error:
+            # Pillow reports truncated or corrupt data with these; LOAD_TRUNCATED_IMAGES stays
+            # False so a half-decoded picture never gets through.
+            raise InvalidImageError(
+                f"{name} is truncated or corrupt ({error}); re-export or re-download it"
+            ) from error
+    image = ImageOps.exif_transpose(image)
+    _check_size(*image.size, name)
+    return _to_rgb_or_rgba(image)
+
+
+def estimate_mask(rgb: np.ndarray) -> np.ndarray:
+    """Guess the object in a photo without alpha: bool (H, W) from an RGB uint8 (H, W, 3) array.
+
+    Pixels that differ from the border's median colour are the object; small specks are
+    opened away, holes filled and only the largest piece kept. When the estimate is empty or
+    covers almost everything (a busy background), the whole image is returned.
+    """
+    height, width = rgb.shape[:2]
+    step = max(1, int(np.ceil(max(height, width) / MASK_WORK_SIDE)))
+    small = rgb[::step, ::step].astype(np.int16)
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    background = np.median(border, axis=0)
+    distance = np.abs(small - background).max(axis=2)
+    border_spread = np.abs(border - background).max(axis=1)
+    # Noisy or gradient borders raise the bar, so their texture is not taken for the object.
+    level = max(MASK_MIN_CONTRAST, 2.0 * float(np.percentile(border_spread, 90)))
+    mask = distance > level
+    square = np.ones((3, 3), dtype=bool)  # keeps an object's corners, unlike the default cross
+    mask = scipy.ndimage.binary_opening(mask, structure=square)
+    mask = scipy.ndimage.binary_closing(mask, structure=square, iterations=2)
+    mask = scipy.ndimage.binary_fill_holes(mask)
+    labels, count = scipy.ndimage.label(mask)
+    if count > 1:
+        sizes = np.bincount(labels.ravel())[1:]
+        mask = labels == (np.argmax(sizes) + 1)
+    coverage = mask.mean()
+    if coverage < 0.002 or coverage > 0.95:
+        logger.info("object mask estimate unusable (coverage %.3f); using the whole image", coverage)
+        return np.ones((height, width), dtype=bool)
+    if step > 1:
+        mask = mask.repeat(step, axis=0).repeat(step, axis=1)[:height, :width]
+    return mask
+
+
+def _bbox_from_mask(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _crop_square(array: np.ndarray, box: tuple[int, int, int, int], fill) -> np.ndarray:
+    """array[y0:y1, x0:x1] where the box may leave the image; outside is ``fill``."""
+    x0, y0, x1, y1 = box
+    height, width = array.shape[:2]
+    inner = array[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
+    pad = [(max(-y0, 0), max(y1 - height, 0)), (max(-x0, 0), max(x1 - width, 0))]
+    pad += [(0, 0)] * (array.ndim - 2)
+    return np.pad(inner, pad, constant_values=fill)
+
+
+def prepare_image(
+    image: Image.Image,
+    size: int = IMAGE_SIZE,
+    mask: np.ndarray | None = None,
+    bbox: tuple | None = None,
+    background: str = "white",
+    jitter: np.random.Generator | None = None,
+) -> PreparedImage:
+    """Crop the object into a white-padded square and resize it to ``size`` (training and app).
+
+    Mask: the ``mask`` argument (bool (H, W)), else the RGBA alpha (>= 128), else
+    ``estimate_mask``. bbox (x0, y0, x1, y1), exclusive ends: the argument, else the mask's box.
+    The square has side = longest box side * (1 + 2 * CROP_MARGIN), centred on the box.
+    background "white" paints pixels outside the mask white; "keep" leaves them. ``jitter``
+    (training only) shifts and scales the square at random. Raises InvalidImageError when the
+    object is empty (fully transparent image, empty mask or bbox).
+    """
+    if background not in ("white", "keep"):
+        raise ValueError(f"background must be 'white' or 'keep', got {background!r}")
+    if image.mode not in ("RGB", "RGBA"):
+        image = _to_rgb_or_rgba(image)
+    rgb = np.asarray(image.convert("RGB"))
+    height, width = rgb.shape[:2]
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (height, width):
+            raise InvalidImageError(f"the mask is {mask.shape[::-1]} but the image is {width}x{height}")
+        if not mask.any():
+            raise InvalidImageError("the object mask is empty: mark at least one pixel of the object")
+    elif image.mode == "RGBA":
+        mask = np.asarray(image.getchannel("A")) >= 128
+        if not mask.any():
+            raise InvalidImageError(
+                "the image is fully transparent: its alpha channel hides every pixel; "
+                "use a picture where the object is opaque, or remove the alpha channel"
+            )
+    else:
+        mask = estimate_mask(rgb)
+    if bbox is None:
+        bbox = _bbox_from_mask(mask)
+    x0, y0, x1, y1 = (int(round(v)) for v in bbox)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 <= x0 or y1 <= y0:
+        raise InvalidImageError(f"the object box {tuple(bbox)} is empty inside the {width}x{height} image")
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * CROP_MARGIN)
+    if jitter is not None:
+        centre_x += jitter.uniform(-JITTER_SHIFT, JITTER_SHIFT) * side
+        centre_y += jitter.uniform(-JITTER_SHIFT, JITTER_SHIFT) * side
+        side *= jitter.uniform(1 - JITTER_SCALE, 1 + JITTER_SCALE)
+    side = max(int(round(side)), 1)
+    left, top = int(round(centre_x - side / 2)), int(round(centre_y - side / 2))
+    box = (left, top, left + side, top + side)
+    if background == "white":
+        rgb = np.where(mask[..., None], rgb, np.uint8(255))
+    crop_rgb = _crop_square(rgb, box, fill=255)
+    crop_mask = _crop_square(mask.astype(np.uint8) * 255, box, fill=0)
+    crop = Image.fromarray(crop_rgb).resize((size, size), Image.Resampling.LANCZOS)
+    mask_image = Image.fromarray(crop_mask).resize((size, size), Image.Resampling.BILINEAR)
+    pixels = (np.asarray(crop, dtype=np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+    return PreparedImage(
+        pixels=np.ascontiguousarray(pixels),
+        crop=crop,
+        mask=np.asarray(mask_image) >= 128,
+        bbox=(x0, y0, x1, y1),
+    )

@@ -1,0 +1,196 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recon.errors import InvalidImageError
+from recon.images import IMAGE_SIZE, MAX_PIXELS, estimate_mask, load_image, prepare_image
+
+
+def encode(image, fmt, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def scene_rgb(width=80, height=60):
+    """White photo with a red block whose left half is darker: left/right and up/down differ."""
+    rgb = np.full((height, width, 3), 255, dtype=np.uint8)
+    rgb[20:50, 30:60] = (200, 30, 30)
+    rgb[20:50, 30:45] = (120, 10, 10)
+    return rgb
+
+
+def png_header_only(width, height):
+    """A tiny PNG whose header claims width x height; its data would never decode."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "expected"),
+    [
+        ("L", "PNG", "RGB"),
+        ("1", "PNG", "RGB"),
+        ("P", "GIF", "RGB"),
+        ("CMYK", "JPEG", "RGB"),
+        ("RGB", "WEBP", "RGB"),
+        ("RGB", "BMP", "RGB"),
+        ("RGB", "TIFF", "RGB"),
+        ("LA", "PNG", "RGBA"),
+        ("RGBA", "PNG", "RGBA"),
+    ],
+)
+def test_modes_and_formats_convert(mode, fmt, expected):
+    image = Image.fromarray(scene_rgb()).convert(mode)
+    if expected == "RGBA":
+        image.putalpha(Image.fromarray((scene_rgb()[..., 0] < 250).astype(np.uint8) * 255))
+    loaded = load_image(encode(image, fmt))
+    assert loaded.mode == expected and loaded.size == (80, 60)
+
+
+def test_sixteen_bit_and_float_grayscale_scale_to_8_bit(tmp_path):
+    values = np.linspace(0, 65535, 80 * 60).reshape(60, 80).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    loaded = np.asarray(load_image(path))
+    assert loaded[0, 0, 0] == 0 and loaded[-1, -1, 0] == 255 and loaded[30, 40, 0] in range(120, 136)
+    floats = Image.fromarray(np.full((20, 20), 0.5, dtype=np.float32))
+    assert np.asarray(load_image(floats))[0, 0, 0] in (127, 128)
+    ints = Image.fromarray(np.full((20, 20), 65535, dtype=np.int32))
+    assert np.asarray(load_image(ints))[0, 0, 0] == 255
+
+
+def test_palette_with_transparency_becomes_rgba():
+    palette = Image.new("P", (20, 20), 0)
+    palette.putpalette([255, 255, 255, 200, 0, 0] + [0] * 762)
+    palette.paste(1, (5, 5, 15, 15))
+    loaded = load_image(encode(palette, "PNG", transparency=0))
+    assert loaded.mode == "RGBA"
+    alpha = np.asarray(loaded.getchannel("A"))
+    assert alpha[0, 0] == 0 and alpha[10, 10] == 255
+
+
+def test_opaque_alpha_is_dropped():
+    assert load_image(encode(Image.fromarray(scene_rgb()).convert("RGBA"), "PNG")).mode == "RGB"
+
+
+def test_animated_gif_gives_first_frame():
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    assert load_image(data).getpixel((8, 8))[0] > 200
+
+
+@pytest.mark.parametrize(("orientation", "dark_corner"), [(6, (59, 0)), (8, (0, 79))])
+def test_exif_orientation_is_applied(orientation, dark_corner):
+    # Stored 80 x 60 with a dark top-left corner; the viewer turns it upright to 60 x 80.
+    rgb = np.full((60, 80, 3), 255, dtype=np.uint8)
+    rgb[:10, :10] = 0
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    loaded = load_image(encode(Image.fromarray(rgb), "JPEG", exif=exif, quality=95))
+    assert loaded.size == (60, 80)
+    assert max(loaded.getpixel(dark_corner)) < 60  # 6: rotated clockwise; 8: counter-clockwise
+    assert min(loaded.getpixel((30, 40))) > 200
+
+
+def test_truncated_files_raise(tmp_path):
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    for fmt in ("PNG", "JPEG"):
+        data = encode(photo, fmt)
+        path = tmp_path / f"cut.{fmt.lower()}"
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(InvalidImageError, match="truncated or corrupt"):
+            load_image(path)
+
+
+def test_not_an_image_empty_missing(tmp_path):
+    (tmp_path / "notes.png").write_text("this is text, renamed")
+    with pytest.raises(InvalidImageError, match="not an image"):
+        load_image(tmp_path / "notes.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(InvalidImageError, match="empty"):
+        load_image(tmp_path / "empty.jpg")
+    with pytest.raises(InvalidImageError, match="not found"):
+        load_image(tmp_path / "missing.jpg")
+
+
+def test_decompression_bomb_refused_from_header():
+    data = png_header_only(10_000, 10_000)
+    assert len(data) < 200 and 10_000 * 10_000 > MAX_PIXELS
+    with pytest.raises(InvalidImageError, match="too large"):
+        load_image(data)
+    with pytest.raises(InvalidImageError, match="too large"):
+        load_image(png_header_only(50_000, 50_000))  # past Pillow's own bomb limit too
+
+
+def test_tiny_images_refused():
+    for size in ((1, 1), (7, 100)):
+        with pytest.raises(InvalidImageError, match="too small"):
+            load_image(encode(Image.new("RGB", size), "PNG"))
+
+
+def test_prepare_uses_alpha_as_mask():
+    rgba = np.zeros((60, 80, 4), dtype=np.uint8)
+    rgba[..., :3] = 90  # grey background that the alpha hides
+    rgba[10:50, 20:40] = (30, 120, 200, 255)
+    prepared = prepare_image(Image.fromarray(rgba))
+    assert prepared.bbox == (20, 10, 40, 50)
+    assert prepared.pixels.shape == (3, IMAGE_SIZE, IMAGE_SIZE) and prepared.pixels.dtype == np.float32
+    assert prepared.pixels.min() >= -1 and prepared.pixels.max() <= 1
+    crop = np.asarray(prepared.crop)
+    assert tuple(crop[0, 0]) == (255, 255, 255)  # outside the object is white
+    assert tuple(crop[64, 64]) == (30, 120, 200)
+    # Object 40 px tall with 10% margins: 48 px square -> rows 0.1 * 40 / 48 * 128 ~ 11 px blank.
+    rows = np.flatnonzero(prepared.mask.any(axis=1))
+    assert abs(rows[0] - 11) <= 1 and abs(rows[-1] - 116) <= 1
+    assert np.allclose(prepared.pixels, np.asarray(prepared.crop, np.float32).transpose(2, 0, 1) / 127.5 - 1)
+
+
+def test_prepare_fully_transparent_raises():
+    with pytest.raises(InvalidImageError, match="fully transparent"):
+        prepare_image(Image.new("RGBA", (40, 40), (255, 0, 0, 0)))
+
+
+def test_prepare_estimates_mask_from_border_and_keeps_orientation():
+    prepared = prepare_image(Image.fromarray(scene_rgb()))
+    assert prepared.bbox == (30, 20, 60, 50)
+    crop = np.asarray(prepared.crop).astype(int)
+    assert crop[64, 30, 0] < crop[64, 100, 0]  # darker half still on the left
+
+
+def test_estimate_mask_keeps_largest_piece_and_falls_back():
+    rgb = scene_rgb()
+    rgb[2:4, 2:4] = 0  # a speck of dust
+    mask = estimate_mask(rgb)
+    assert mask[30, 40] and not mask[3, 3] and mask.sum() == 30 * 30
+    noise = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    assert estimate_mask(noise).all()  # busy picture: whole image
+    assert estimate_mask(np.full((60, 80, 3), 128, np.uint8)).all()  # blank picture: whole image
+
+
+def test_prepare_mask_and_bbox_arguments_and_keep_background():
+    rgb = scene_rgb()
+    mask = np.zeros((60, 80), dtype=bool)
+    mask[20:50, 45:60] = True  # only the right half
+    prepared = prepare_image(Image.fromarray(rgb), mask=mask, background="keep", size=64)
+    assert prepared.bbox == (45, 20, 60, 50) and prepared.crop.size == (64, 64)
+    assert tuple(np.asarray(prepared.crop)[32, 5]) != (255, 255, 255)  # kept dark half shows
+    boxed = prepare_image(Image.fromarray(rgb), bbox=(0, 0, 80, 60))
+    assert boxed.bbox == (0, 0, 80, 60)
+    with pytest.raises(InvalidImageError, match="mask is empty"):
+        prepare_image(Image.fromarray(rgb), mask=np.zeros((60, 80), dtype=bool))
+
+
+def test_jitter_is_seeded_and_moves_the_crop():
+    image = Image.fromarray(scene_rgb())
+    first = prepare_image(image, jitter=np.random.default_rng(4)).pixels
+    again = prepare_image(image, jitter=np.random.default_rng(4)).pixels
+    plain = prepare_image(image).pixels
+    assert np.array_equal(first, again) and not np.array_equal(first, plain)
