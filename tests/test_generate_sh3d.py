@@ -1,0 +1,159 @@
+import io
+import json
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recon.voxels import load_pix3d_voxel
+from train.data import generate_sh3d
+from train.data.generate_sh3d import generate_sh3d_dataset, main
+from train.data.pix3d import read_annotations
+
+PROPERTIES = r"""id=Test#Library
+license=CC-BY 3.0 Test Licence
+
+id#1=Test#chair
+name#1=Oak chair
+category#1=Living room
+model#1=/box/box.obj
+width#1=40
+depth#1=40
+height#1=90
+creator#1=Jane Doe
+
+id#2=Test#table
+name#2=Round table
+category#2=Dining room
+model#2=/box/box.obj
+width#2=120
+depth#2=80
+height#2=75
+creator#2=John Roe
+license#2=CC-0
+
+id#3=Test#door
+name#3=Door
+category#3=Doors and windows
+model#3=/box/box.obj
+width#3=90
+depth#3=10
+height#3=200
+doorOrWindow#3=true
+creator#3=Nobody
+"""
+
+# a closed unit cube, red top and bottom, green sides
+OBJ = """mtllib box.mtl
+v 0 0 0
+v 1 0 0
+v 1 1 0
+v 0 1 0
+v 0 0 1
+v 1 0 1
+v 1 1 1
+v 0 1 1
+usemtl red
+f 1 4 3 2
+f 5 6 7 8
+usemtl green
+f 1 2 6 5
+f 2 3 7 6
+f 3 4 8 7
+f 4 1 5 8
+"""
+
+MTL = "newmtl red\nKd 1 0 0\nnewmtl green\nKd 0 1 0\n"
+
+
+@pytest.fixture
+def library(tmp_path):
+    path = tmp_path / "lib" / "KatorLegaz.sh3f"
+    path.parent.mkdir()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("PluginFurnitureCatalog.properties", PROPERTIES)
+        archive.writestr("box/box.obj", OBJ)
+        archive.writestr("box/box.mtl", MTL)
+    return path
+
+
+def _deb(library, path):
+    """A minimal Debian package (ar archive) whose data.tar.gz holds the library."""
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w:gz") as tar:
+        tar.add(library, arcname=f"./usr/share/sweethome3d/furniture/{library.name}")
+    members = [("debian-binary", b"2.0\n"), ("data.tar.gz", payload.getvalue())]
+    data = b"!<arch>\n"
+    for name, content in members:
+        data += f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(content):<10}`\n".encode() + content
+        data += b"\n" * (len(content) % 2)
+    path.write_bytes(data)
+    return path
+
+
+def test_generates_pix3d_layout_with_credits_and_sources(library, tmp_path):
+    out = tmp_path / "out"
+    entries = generate_sh3d_dataset([library], out, views=2, seed=0, resolution=64, cache=tmp_path / "cache")
+
+    assert len(entries) == 4  # chair and table, 2 views each; the door is not furniture
+    rows = json.loads((out / "pix3d.json").read_text())
+    assert {row["category"] for row in rows} == {"chair", "table"}
+    for row in rows:
+        assert row["img_source"] == row["model_source"] == "sh3d:KatorLegaz.sh3f"
+        assert row["background"] in ("clean", "room")
+        assert row["img_size"] == [64, 64]
+        assert row["model"].startswith(f"model/{row['category']}/sh3d_test_")
+        image = Image.open(out / row["img"])
+        assert image.size == (64, 64) and image.mode == "RGB"
+        assert np.asarray(Image.open(out / row["mask"])).any()
+        voxels = load_pix3d_voxel(out / row["voxel"])
+        assert voxels.shape == (128, 128, 128) and voxels.any()
+        assert (out / row["model"]).is_file()
+    assert len(read_annotations(out)) == 4  # the training loader accepts the root
+
+    credits = (out / "CREDITS.md").read_text()
+    assert "| Oak chair | chair | Jane Doe | CC-BY 3.0 Test Licence | KatorLegaz.sh3f |" in credits
+    assert "| Round table | table | John Roe | CC-0 | KatorLegaz.sh3f |" in credits
+    assert "Door" not in credits
+    sources = json.loads((out / "sources.json").read_text())
+    assert [model["name"] for model in sources["models"]] == ["sh3d_test_chair", "sh3d_test_table"]
+    assert sources["libraries"][0]["library"] == "KatorLegaz.sh3f" and sources["libraries"][0]["models"] == 2
+    assert sources["settings"]["views"] == 2 and sources["settings"]["seed"] == 0
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+def test_rerun_is_deterministic_and_reads_the_voxel_cache(library, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = generate_sh3d_dataset([library], tmp_path / "a", views=2, seed=3, resolution=64, cache=cache)
+
+    def no_voxelising(*args, **kwargs):
+        raise AssertionError("voxelised again despite the cache")
+
+    monkeypatch.setattr(generate_sh3d, "voxelize_mesh", no_voxelising)
+    second = generate_sh3d_dataset([library], tmp_path / "b", views=2, seed=3, resolution=64, cache=cache)
+    assert first == second
+    for row in first:
+        assert (tmp_path / "a" / row["img"]).read_bytes() == (tmp_path / "b" / row["img"]).read_bytes()
+    other_seed = generate_sh3d_dataset([library], tmp_path / "c", views=2, seed=4, resolution=64, cache=cache)
+    assert [row["rot_mat"] for row in other_seed] != [row["rot_mat"] for row in first]
+
+
+def test_cli_reads_a_deb_with_workers(library, tmp_path):
+    """Workers open the archives after listing; a .deb's unpacked copy must still exist then."""
+    deb = _deb(library, tmp_path / "sweethome3d-furniture_test_all.deb")
+    out = tmp_path / "out"
+    main(["--source", str(deb), "--out", str(out), "--views", "1", "--seed", "0", "--resolution", "48",
+          "--workers", "2", "--cache", str(tmp_path / "cache")])
+    rows = json.loads((out / "pix3d.json").read_text())
+    assert sorted(row["category"] for row in rows) == ["chair", "table"]
+    sources = json.loads((out / "sources.json").read_text())
+    assert sources["inputs"] == [{"file": deb.name, "sha256": sources["inputs"][0]["sha256"]}]
+    single = generate_sh3d_dataset([library], tmp_path / "single", views=1, seed=0, resolution=48)
+    assert sorted(rows, key=lambda row: row["img"]) == sorted(single, key=lambda row: row["img"])
+
+
+def test_cli_rejects_missing_source(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--source", str(tmp_path / "nothing.deb"), "--out", str(tmp_path / "out")])
