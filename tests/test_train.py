@@ -1,0 +1,178 @@
+"""Training loops of both models on a tiny in-memory dataset (CPU, seconds)."""
+
+import contextlib
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch.utils.data import Dataset
+
+from train.cgan import CGANTask
+from train.config import TrainConfig, config_from_args
+from train.loop import load_checkpoint, train
+from train.vae import VAETask
+
+CATEGORIES = ("bed", "chair", "table")
+
+
+class TinyShapes(Dataset):
+    """Boxes whose size shows in the image: a grey rectangle of the box's width x height on white.
+
+    Items follow train/data/pix3d.py: pixels (3, S, S) float32 in [-1, 1], voxels (D, D, D) float32,
+    category, background, mask (S, S) bool.
+    """
+
+    def __init__(self, count: int = 48, image_size: int = 32, resolution: int = 32, seed: int = 0,
+                 background: str = "clean"):
+        rng = np.random.default_rng(seed)
+        self.items = []
+        for index in range(count):
+            width, height, depth = rng.integers(6, 15, size=3)
+            voxels = np.zeros((resolution,) * 3, np.float32)
+            c = resolution // 2
+            voxels[c - width:c + width, c - height:c + height, c - depth:c + depth] = 1
+            s, half_w, half_h = image_size // 2, width * image_size // (2 * resolution), height * image_size // (2 * resolution)
+            mask = np.zeros((image_size, image_size), bool)
+            mask[s - half_h:s + half_h, s - half_w:s + half_w] = True  # rows are image y
+            pixels = np.ones((3, image_size, image_size), np.float32)
+            pixels[:, mask] = -0.2
+            if background == "room":
+                pixels[:, ~mask] = rng.uniform(-1, 1, size=(3, int((~mask).sum()))).astype(np.float32)
+            self.items.append(dict(pixels=pixels, voxels=voxels, mask=mask,
+                                   category=CATEGORIES[index % len(CATEGORIES)], background=background))
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        item = self.items[index]
+        return {**item, "pixels": torch.from_numpy(item["pixels"]), "voxels": torch.from_numpy(item["voxels"])}
+
+
+def tiny_config(tmp_path, **overrides) -> TrainConfig:
+    values = dict(out=str(tmp_path / "run"), image_size=32, resolution=32, latent_dim=8, feature_dim=32,
+                  base_channels=4, batch_size=4, steps=2, log_every=5, eval_every=5, checkpoint_every=100,
+                  num_workers=0, device="cpu", kl_warmup_steps=2, lr=2e-3, lr_discriminator=2e-3)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def fixed_batch(dataset, count=8):
+    items = [dataset[i] for i in range(count)]
+    return torch.stack([i["pixels"] for i in items]), torch.stack([i["voxels"] for i in items])
+
+
+@pytest.mark.parametrize("task_class,model", [(CGANTask, "cgan"), (VAETask, "vae")])
+def test_few_steps_lower_the_reconstruction_loss_on_a_fixed_batch(tmp_path, task_class, model):
+    dataset = TinyShapes()
+    images, voxels = fixed_batch(dataset)
+    config = tiny_config(tmp_path, model=model, steps=0)
+    before = train(config, task_class, dataset, None).fixed_batch_loss(images, voxels)
+    config = tiny_config(tmp_path / "b", model=model, steps=10, resume=False)
+    after = train(config, task_class, dataset, None).fixed_batch_loss(images, voxels)
+    assert after < 0.9 * before
+
+
+def test_optimizers_hold_exactly_their_own_modules_parameters(tmp_path):
+    task = CGANTask(tiny_config(tmp_path), torch.device("cpu"), contextlib.nullcontext, lambda m: m)
+    generator_params = {id(p) for p in task.generator.parameters()}
+    discriminator_params = {id(p) for p in task.discriminator.parameters()}
+
+    def held(optimizer):
+        return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+    assert held(task.optimizers["generator"]) == generator_params
+    assert held(task.optimizers["discriminator"]) == discriminator_params
+    assert not generator_params & discriminator_params
+
+
+@pytest.mark.parametrize("task_class", [CGANTask, VAETask])
+def test_one_step_changes_every_parameter(tmp_path, task_class):
+    dataset = TinyShapes(count=8)
+    images, voxels = fixed_batch(dataset)
+    task = task_class(tiny_config(tmp_path), torch.device("cpu"), contextlib.nullcontext, lambda m: m)
+    before = {f"{name}.{key}": value.detach().clone()
+              for name, module in task.modules.items() for key, value in module.named_parameters()}
+    scalars = task.train_step(images, voxels, 0, torch.Generator().manual_seed(0))
+    after = {f"{name}.{key}": value for name, module in task.modules.items()
+             for key, value in module.named_parameters()}
+    assert not [key for key, value in after.items() if value.grad is None], "parameters without gradient"
+    # the hinge loss's gradient on the discriminator's output bias is exactly 0 while every score
+    # lies inside both margins (count of reals = count of fakes / mean), so it may not move yet
+    unchanged = [key for key in before if torch.equal(before[key], after[key]) and after[key].grad.any()]
+    assert not unchanged
+    assert all(torch.isfinite(value) for value in scalars.values())
+
+
+def test_resumed_run_continues_at_the_saved_step_and_matches_an_uninterrupted_run(tmp_path):
+    dataset = TinyShapes(count=16)
+    straight = train(tiny_config(tmp_path / "straight", steps=4, checkpoint_every=2, log_every=1,
+                                 eval_every=100), CGANTask, dataset, None)
+    first = tiny_config(tmp_path / "resumed", steps=2, checkpoint_every=2, log_every=1, eval_every=100)
+    train(first, CGANTask, dataset, None)
+    checkpoint = tmp_path / "resumed" / "run" / "checkpoint"
+    assert json.loads((checkpoint / "checkpoint.json").read_text())["step"] == 2
+    resumed = train(dataclasses.replace(first, steps=4), CGANTask, dataset, None)
+    assert json.loads((checkpoint / "checkpoint.json").read_text())["step"] == 4
+    steps = [json.loads(line)["step"] for line in (checkpoint.parent / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    for name in ("generator", "discriminator"):
+        for (key, a), b in zip(straight.modules[name].state_dict().items(),
+                               resumed.modules[name].state_dict().values()):
+            assert torch.allclose(a, b, atol=1e-6), f"{name}.{key} differs after resuming"
+    # the checkpoint is plain safetensors: the discriminator and both optimizers are in it
+    tensors = load_file(checkpoint / "checkpoint.safetensors")
+    assert any(key.startswith("module.discriminator.") for key in tensors)
+    assert any(key.startswith("optimizer.discriminator.") for key in tensors)
+
+
+def test_config_flags_override_fields_and_round_trip_through_json(tmp_path):
+    config = config_from_args(["--data", "a", "--data", "b", "--steps", "7", "--betas", "0.9", "0.99",
+                               "--amp", "false", "--lr", "1e-3"], model="vae")
+    assert config.model == "vae" and config.data == ("a", "b") and config.steps == 7
+    assert config.betas == (0.9, 0.99) and config.amp is False and config.lr == 1e-3
+    config.to_json(tmp_path / "train_config.json")
+    assert TrainConfig.from_json(tmp_path / "train_config.json") == config
+    with pytest.raises(SystemExit):
+        config_from_args(["--resolution", "48"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.steps = 3
+
+
+@pytest.fixture(scope="module")
+def generated_root(tmp_path_factory):
+    from train.data.generate import generate_dataset
+
+    root = tmp_path_factory.mktemp("generated")
+    generate_dataset(root, per_category=3, views=2, resolution=64, categories=("bed", "chair", "table"))
+    return root
+
+
+@pytest.mark.parametrize("model", ["cgan", "vae"])
+def test_two_step_command_line_run_writes_loadable_weights_and_configs(tmp_path, generated_root, model):
+    out = tmp_path / model
+    command = [sys.executable, "-m", f"train.{model}", "--data", str(generated_root), "--out", str(out),
+               "--steps", "2", "--batch_size", "4", "--image_size", "32", "--base_channels", "4",
+               "--feature_dim", "32", "--latent_dim", "8", "--num_workers", "0", "--device", "cpu",
+               "--log_every", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.json", "model.safetensors", "train_config.json", "metrics.jsonl", "curve.png",
+                 "training_summary.json"):
+        assert (out / name).is_file(), name
+    assert TrainConfig.from_json(out / "train_config.json").steps == 2
+    weights = load_file(out / "model.safetensors")
+    assert all(tensor.dtype == torch.float16 for tensor in weights.values())
+    assert not any("discriminator" in key for key in weights)
+    from recon.hub import load_model
+
+    loaded = load_model(model, out)
+    assert loaded.reconstruct(torch.zeros(1, 3, 32, 32)).shape == (1, 32, 32, 32)
+    assert json.loads((out / "training_summary.json").read_text())["images_per_s"] > 0

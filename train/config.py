@@ -1,0 +1,117 @@
+"""Training settings: one frozen dataclass, overridable from the command line, saved beside the weights.
+
+Every field is a `--name value` flag of `python -m train.cgan` / `python -m train.vae`; `--data`
+may be repeated to train on several roots (e.g. real Pix3D plus a generated set), `--betas`
+takes two numbers, booleans take true/false.
+"""
+
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+MODEL_KINDS = ("cgan", "vae")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # what to train, on what, where to write
+    model: str = "cgan"  # "cgan" or "vae"
+    data: tuple[str, ...] = ()  # roots in Pix3D's layout (pix3d.json, img/, mask/, model/)
+    out: str = "runs/model"  # weights, configs, metrics, curve, checkpoint and TensorBoard logs
+    resume: bool = True  # continue from <out>/checkpoint when one is there
+    # model (these become the model's config.json)
+    resolution: int = 32  # voxel grid side D: 32 or 64
+    image_size: int = 128  # input image side S in pixels
+    latent_dim: int = 64
+    feature_dim: int = 256
+    base_channels: int = 16
+    # optimisation
+    batch_size: int = 32  # per process; under torchrun the global batch is this times the world size
+    steps: int = 2000
+    lr: float = 2e-4  # generator / VAE
+    lr_discriminator: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    grad_clip: float = 1.0  # max global gradient norm per optimizer; 0 disables
+    # losses, shared: reconstruction = bce_weight * BCE + dice_weight * (1 - Dice), both per voxel
+    bce_weight: float = 1.0
+    dice_weight: float = 1.0
+    # cGAN: generator loss = reconstruction + adversarial_weight * hinge + diversity term
+    adversarial_weight: float = 0.05
+    # diversity-sensitive term (Yang et al., ICLR 2019): -min(|G(x,z1) - G(x,z2)| / |z1 - z2|, cap),
+    # so z keeps changing the output instead of being ignored under the reconstruction loss
+    diversity_weight: float = 0.5
+    diversity_cap: float = 0.05
+    # VAE: reconstruction + beta * warm-up * KL, with KL summed over latent dims and divided by
+    # D^3 so that beta = 1 with bce_weight = 1 and dice_weight = 0 is the ELBO per voxel
+    kl_beta: float = 1.0
+    kl_warmup_steps: int = 500  # KL weight rises linearly from 0 to kl_beta over these steps
+    # reproducibility, logging, hardware
+    seed: int = 0
+    log_every: int = 25  # steps between scalar logs (metrics.jsonl, TensorBoard, curve)
+    eval_every: int = 250  # steps between held-out IoU / sample-diversity checks
+    checkpoint_every: int = 500  # steps between resumable checkpoints (always one at the end)
+    diversity_samples: int = 4  # samples per image for the diversity metric
+    jitter: bool = True  # random crop jitter of training images
+    background: str = "keep"  # "keep" the rendered room / photo background, or paint it "white"
+    num_workers: int = 2  # DataLoader worker processes per training process
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+
+    def __post_init__(self):
+        if self.model not in MODEL_KINDS:
+            raise ValueError(f"model must be one of {MODEL_KINDS}, got {self.model!r}")
+        if self.resolution not in (32, 64):
+            raise ValueError(f"resolution must be 32 or 64, got {self.resolution}")
+        if self.steps < 0 or self.batch_size < 1:
+            raise ValueError("steps must be >= 0 and batch_size >= 1")
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainConfig":
+        values = json.loads(Path(path).read_text())
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def build_parser(defaults: TrainConfig) -> argparse.ArgumentParser:
+    """One `--field value` flag per TrainConfig field, typed from its annotation."""
+    parser = argparse.ArgumentParser(description=f"Train the Recon3D {defaults.model} model.")
+    hints = typing.get_type_hints(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        flag, hint, default = f"--{field.name}", hints[field.name], getattr(defaults, field.name)
+        if hint is bool:
+            parser.add_argument(flag, type=_parse_bool, default=default, metavar="true|false")
+        elif typing.get_origin(hint) is tuple and typing.get_args(hint)[-1] is Ellipsis:
+            parser.add_argument(flag, action="append", type=typing.get_args(hint)[0], default=None,
+                                help="repeatable")
+        elif typing.get_origin(hint) is tuple:
+            parser.add_argument(flag, nargs=len(typing.get_args(hint)), type=typing.get_args(hint)[0],
+                                default=default)
+        else:
+            parser.add_argument(flag, type=hint, default=default)
+    return parser
+
+
+def config_from_args(argv: list[str] | None = None, **defaults) -> TrainConfig:
+    """Parse command-line flags over TrainConfig(**defaults); raises SystemExit on a bad flag."""
+    base = TrainConfig(**defaults)
+    args = vars(build_parser(base).parse_args(argv))
+    if args["data"] is None:
+        args["data"] = base.data
+    try:
+        return TrainConfig(**{key: tuple(value) if isinstance(value, list) else value
+                              for key, value in args.items()})
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None

@@ -1,0 +1,375 @@
+"""The training loop shared by both models: data -> model step -> log -> checkpoint -> export.
+
+What differs between the cGAN and the VAE (modules, optimizers, losses) lives in a small task
+class (`train/cgan.py`, `train/vae.py`) with this shape:
+
+    task = Task(config, device, autocast, parallel)   # builds modules + optimizers
+    task.modules: dict[str, nn.Module]                # everything checkpointed (raw, unwrapped)
+    task.optimizers: dict[str, torch.optim.Optimizer]
+    task.model: nn.Module                             # the generator side, exported and evaluated
+    task.train_step(images, voxels, step, noise) -> dict[str, Tensor]   # one optimisation step
+
+Outputs in `config.out` (rank 0 only): train_config.json at the start; checkpoint/ (resumable,
+safetensors + json) every `checkpoint_every` steps; metrics.jsonl, TensorBoard scalars under
+tensorboard/; at the end config.json + model.safetensors (fp16, generator side only),
+curve.png and training_summary.json (with images/s).
+
+Under `torchrun --nproc_per_node N` each process trains on its DistributedSampler shard and
+DistributedDataParallel averages the gradients (gloo on CPU, nccl on CUDA).
+"""
+
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+from train.config import TrainConfig, config_from_args
+from train.curves import plot_curves
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint"
+HELD_OUT_IMAGES = 16  # fixed test-split images scored every eval_every steps
+
+
+# ---------------------------------------------------------------- losses shared by both models
+
+def reconstruction_loss(logits: Tensor, voxels: Tensor, config: TrainConfig) -> Tensor:
+    """bce_weight * BCE + dice_weight * (1 - soft Dice), averaged over the batch.
+
+    logits, voxels: (B, D, D, D); voxels in {0, 1}. Dice keeps thin parts from being traded away
+    for the large empty volume that dominates BCE.
+    """
+    logits = logits.float()
+    loss = config.bce_weight * F.binary_cross_entropy_with_logits(logits, voxels)
+    if config.dice_weight:
+        probs = torch.sigmoid(logits).flatten(1)
+        target = voxels.flatten(1)
+        dice = (2 * (probs * target).sum(1) + 1) / (probs.sum(1) + target.sum(1) + 1)
+        loss = loss + config.dice_weight * (1 - dice).mean()
+    return loss
+
+
+def clip_and_step(optimizer: torch.optim.Optimizer, config: TrainConfig) -> None:
+    if config.grad_clip:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+    optimizer.step()
+
+
+# ---------------------------------------------------------------- held-out scores
+
+@torch.inference_mode()
+def batch_iou(prediction: Tensor, truth: Tensor) -> Tensor:
+    """(B, D, D, D) bool grids -> (B,) IoU; two empty grids count as identical (1)."""
+    intersection = (prediction & truth).flatten(1).sum(1)
+    union = (prediction | truth).flatten(1).sum(1)
+    return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union, dtype=torch.float))
+
+
+@torch.inference_mode()
+def sample_diversity(model: nn.Module, images: Tensor, samples: int, seed: int) -> float:
+    """Mean pairwise IoU distance (1 - IoU at 0.5) between `samples` grids drawn for each image.
+
+    0 means the noise (cGAN z, VAE eps) is ignored; images: (B, 3, S, S).
+    """
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    grids = [model.reconstruct(images, generator=generator) >= 0.5 for _ in range(samples)]
+    distances = [1 - batch_iou(grids[a], grids[b]).mean()
+                 for a in range(samples) for b in range(a + 1, samples)]
+    return float(torch.stack(distances).mean()) if distances else 0.0
+
+
+@torch.inference_mode()
+def held_out_scores(model: nn.Module, images: Tensor, voxels: Tensor, config: TrainConfig) -> dict[str, float]:
+    """IoU at 0.5 of the deterministic prediction (cGAN z = 0, VAE mu) and sample diversity."""
+    was_training = model.training
+    model.eval()
+    iou = float(batch_iou(model.reconstruct(images) >= 0.5, voxels >= 0.5).mean())
+    diversity = sample_diversity(model, images, config.diversity_samples, config.seed)
+    model.train(was_training)
+    return {"held_out_iou": iou, "sample_diversity": diversity}
+
+
+# ---------------------------------------------------------------- processes, devices, data
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(config: TrainConfig) -> Distributed:
+    """Join the torchrun process group when WORLD_SIZE > 1; pick the device.
+
+    Raises ValueError for a CUDA device when none is available.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    wants_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
+    if wants_cuda and not torch.cuda.is_available():
+        raise ValueError(f"device {config.device!r} asked for but CUDA is not available")
+    if wants_cuda:
+        index = int(os.environ.get("LOCAL_RANK", "0")) if world_size > 1 else torch.device(config.device).index
+        device = torch.device("cuda", index or 0)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world_size)
+    return Distributed(rank, world_size, device)
+
+
+def open_dataset(config: TrainConfig, split: str, augment: bool) -> Dataset | None:
+    """Every `config.data` root's `split` ("train" or "test") as one dataset; None when empty."""
+    from train.data.pix3d import Pix3DDataset
+
+    parts = [Pix3DDataset(root, split=split, resolution=config.resolution, image_size=config.image_size,
+                          background=config.background, jitter=augment and config.jitter, seed=config.seed)
+             for root in config.data]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler that can start the current epoch `skip` indices in (after a resume)."""
+
+    skip = 0
+
+    def __iter__(self):
+        indices = list(super().__iter__())[self.skip:]
+        self.skip = 0
+        return iter(indices)
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader workers: derive numpy's and random's seeds from torch's per-worker seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def batches_forever(dataset: Dataset, config: TrainConfig, parallel: Distributed, start_step: int):
+    """Yield training batches epoch after epoch, starting where step `start_step` left off.
+
+    Raises ValueError when a process's shard holds fewer samples than one batch.
+    """
+    sampler = ResumableSampler(dataset, num_replicas=parallel.world_size, rank=parallel.rank,
+                               shuffle=True, seed=config.seed, drop_last=True)
+    if len(sampler) < config.batch_size:
+        raise ValueError(f"{len(sampler)} training samples per process, fewer than batch_size "
+                         f"{config.batch_size}")
+    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
+                        num_workers=config.num_workers, worker_init_fn=seed_worker,
+                        generator=torch.Generator().manual_seed(config.seed + parallel.rank),
+                        pin_memory=parallel.device.type == "cuda")
+    # workers are not persistent: each epoch's workers copy the dataset after set_epoch (fresh jitter)
+    parts = dataset.datasets if isinstance(dataset, ConcatDataset) else [dataset]
+    epoch, skip = divmod(start_step, len(loader))
+    while True:
+        sampler.set_epoch(epoch)
+        for part in parts:
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(epoch)
+        sampler.skip = skip * config.batch_size
+        yield from loader
+        epoch, skip = epoch + 1, 0
+
+
+# ---------------------------------------------------------------- checkpoints (no pickle)
+
+def save_checkpoint(folder: Path, task, step: int, noise: torch.Generator) -> None:
+    """Modules, optimizer state and the noise RNG as safetensors; step and param groups as json."""
+    tensors = {f"module.{name}.{key}": value.detach().contiguous()
+               for name, module in task.modules.items() for key, value in module.state_dict().items()}
+    groups = {}
+    for name, optimizer in task.optimizers.items():
+        state = optimizer.state_dict()
+        groups[name] = state["param_groups"]
+        for index, param_state in state["state"].items():
+            for key, value in param_state.items():
+                tensors[f"optimizer.{name}.{index}.{key}"] = torch.as_tensor(value).contiguous()
+    tensors["rng.noise"] = noise.get_state()
+    folder.mkdir(parents=True, exist_ok=True)
+    # write then rename, so an interrupted save never leaves a half checkpoint behind
+    save_file(tensors, folder / "checkpoint.safetensors.tmp")
+    (folder / "checkpoint.json.tmp").write_text(json.dumps({"step": step, "param_groups": groups}))
+    os.replace(folder / "checkpoint.safetensors.tmp", folder / "checkpoint.safetensors")
+    os.replace(folder / "checkpoint.json.tmp", folder / "checkpoint.json")
+
+
+def load_checkpoint(folder: Path, task, noise: torch.Generator) -> int:
+    """Restore what save_checkpoint wrote into `task` and `noise`; returns the step to continue from."""
+    tensors = load_file(folder / "checkpoint.safetensors")
+    meta = json.loads((folder / "checkpoint.json").read_text())
+    for name, module in task.modules.items():
+        prefix = f"module.{name}."
+        module.load_state_dict({key[len(prefix):]: value for key, value in tensors.items()
+                                if key.startswith(prefix)})
+    for name, optimizer in task.optimizers.items():
+        prefix = f"optimizer.{name}."
+        state: dict[int, dict[str, Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                index, field = key[len(prefix):].split(".", 1)
+                state.setdefault(int(index), {})[field] = value
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
+    noise.set_state(tensors["rng.noise"])
+    return int(meta["step"])
+
+
+# ---------------------------------------------------------------- the loop
+
+def read_metrics(path: Path, up_to_step: int | None = None) -> list[dict]:
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if up_to_step is None or r["step"] <= up_to_step]
+
+
+def export_weights(model: nn.Module, out: Path) -> None:
+    """config.json + fp16 model.safetensors of the generator-side model, loadable by recon.hub."""
+    from recon.hub import save_weights
+
+    save_weights(model, out)
+
+
+def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
+          test_set: Dataset | None = None):
+    """Train `task_class` (CGANTask or VAETask) for config.steps steps; returns the task.
+
+    Datasets default to the train / test splits of config.data. Raises ValueError when there is
+    no training data.
+    """
+    parallel = setup_distributed(config)
+    out = Path(config.out)
+    torch.manual_seed(config.seed)  # same initial weights on every rank (DDP also broadcasts them)
+    if train_set is None:
+        train_set = open_dataset(config, "train", augment=True)
+        test_set = open_dataset(config, "test", augment=False)
+    if train_set is None:
+        raise ValueError(f"no training samples under {config.data}")
+
+    use_amp = config.amp and parallel.device.type == "cuda"
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+
+    def wrap(module: nn.Module) -> nn.Module:
+        if parallel.world_size == 1:
+            return module
+        return DistributedDataParallel(module, device_ids=[parallel.device] if parallel.device.type == "cuda" else None)
+
+    task = task_class(config, parallel.device, autocast, wrap)
+    noise = torch.Generator(device=parallel.device).manual_seed(config.seed + parallel.rank)
+    step = 0
+    if config.resume and (out / CHECKPOINT_DIR / "checkpoint.json").exists():
+        step = load_checkpoint(out / CHECKPOINT_DIR, task, noise)
+        log.info("resumed from %s at step %d", out / CHECKPOINT_DIR, step)
+        if parallel.world_size > 1:  # rank 0's saved state would give every rank the same noise
+            noise = torch.Generator(device=parallel.device).manual_seed(config.seed + parallel.rank + step)
+
+    held_out = None
+    if parallel.is_main and test_set is not None and len(test_set):
+        items = [test_set[i] for i in range(min(HELD_OUT_IMAGES, len(test_set)))]
+        held_out = (torch.stack([torch.as_tensor(item["pixels"]) for item in items]).to(parallel.device),
+                    torch.stack([torch.as_tensor(item["voxels"]) for item in items]).to(parallel.device))
+
+    writer = None
+    metrics_path = out / "metrics.jsonl"
+    if parallel.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        out.mkdir(parents=True, exist_ok=True)
+        config.to_json(out / "train_config.json")
+        kept = read_metrics(metrics_path, up_to_step=step)  # drop lines past the resumed step
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        writer = SummaryWriter(str(out / "tensorboard"), purge_step=step or None)
+
+    batches = batches_forever(train_set, config, parallel, step)
+    start_step, sums, count = step, {}, 0
+    progress = tqdm(total=config.steps, initial=step, disable=not parallel.is_main, desc=config.model)
+    started = time.perf_counter()
+    for batch in batches:
+        if step >= config.steps:
+            break
+        images = batch["pixels"].to(parallel.device, non_blocking=True)
+        voxels = batch["voxels"].to(parallel.device, non_blocking=True).float()
+        scalars = task.train_step(images, voxels, step, noise)
+        step += 1
+        progress.update(1)
+        for key, value in scalars.items():
+            sums[key] = sums.get(key, 0.0) + value.detach()
+        count += 1
+        if parallel.is_main and (step % config.log_every == 0 or step == config.steps):
+            record = {"step": step, **{key: float(value) / count for key, value in sums.items()}}
+            elapsed = time.perf_counter() - started
+            record["images_per_s"] = (step - start_step) * config.batch_size * parallel.world_size / elapsed
+            if held_out is not None and (step % config.eval_every == 0 or step == config.steps):
+                record.update(held_out_scores(task.model, *held_out, config))
+            with metrics_path.open("a") as file:
+                file.write(json.dumps(record) + "\n")
+            for key, value in record.items():
+                if key != "step":
+                    writer.add_scalar(key, value, step)
+            progress.set_postfix({key: f"{value:.3g}" for key, value in record.items() if key != "step"})
+            sums, count = {}, 0
+        if parallel.is_main and (step % config.checkpoint_every == 0 or step == config.steps):
+            save_checkpoint(out / CHECKPOINT_DIR, task, step, noise)
+    progress.close()
+    if parallel.device.type == "cuda":
+        torch.cuda.synchronize(parallel.device)
+    elapsed = time.perf_counter() - started
+
+    if parallel.is_main:
+        writer.close()
+        export_weights(task.model, out)
+        records = read_metrics(metrics_path)
+        plot_curves(records, out / "curve.png", title=f"Recon3D {config.model}")
+        trained = step - start_step
+        summary = {
+            "model": config.model, "steps": step, "steps_this_run": trained, "seconds_this_run": elapsed,
+            "images_per_s": trained * config.batch_size * parallel.world_size / elapsed if trained else None,
+            "seconds_per_step": elapsed / trained if trained else None,
+            "world_size": parallel.world_size, "device": str(parallel.device),
+            "train_samples": len(train_set), "final": records[-1] if records else None,
+        }
+        (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log.info("trained %d steps in %.1f s (%s images/s)", trained, elapsed, summary["images_per_s"])
+    if parallel.world_size > 1:
+        dist.barrier()
+    return task
+
+
+def main(task_class, model: str, argv: list[str] | None = None) -> None:
+    """Command line of `python -m train.cgan` / `python -m train.vae`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = config_from_args(argv, model=model, out=f"runs/{model}")
+    try:
+        train(config, task_class)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
