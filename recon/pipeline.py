@@ -78,7 +78,10 @@ class Reconstructor:
         """Load (when given a path or bytes) and crop one photo exactly as in training."""
         if not isinstance(image, Image.Image):
             image = load_image(image)
-        return prepare_image(image, size=self.image_size)
+        # A real alpha channel is an exact mask: paint the background white. Without one the mask
+        # is only an estimate, so keep the background (training saw both plain and room ones).
+        background = "white" if image.mode == "RGBA" else "keep"
+        return prepare_image(image, size=self.image_size, background=background)
 
     def predict(self, images: list[PreparedImage], seed: int | None = None) -> list[np.ndarray]:
         """Occupancy grids for prepared photos, in one batch.

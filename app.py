@@ -1,0 +1,560 @@
+"""Recon3D Space: one photo of furniture -> a 3D model from a cGAN and a VAE, side by side, and an
+AR tab that stands the model in a photo of your room.
+
+This file only wires Gradio components to the `recon` library: every computation (cropping,
+models, meshes, previews, AR) lives there and is tested there. Inputs are validated here, at the
+edge, and every user mistake ends in a `gr.Error` that says what to do.
+
+API (gradio_client): `/reconstruct` (photo file -> cGAN .glb, VAE .glb, ...), `/place` (scene
+photo, corners JSON, mesh file -> composite PNG of the scene's size, ...), `/interpolate`,
+`/find_reference`. Run: `python app.py` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
+"""
+
+# On ZeroGPU `spaces` must be imported before torch initialises CUDA.
+import spaces  # isort: skip
+
+import functools
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from recon import ar, preview
+from recon.errors import EmptyGridError, ReconError
+from recon.exports import export_reconstruction
+from recon.images import load_image
+from recon.mesh import load_mesh
+from recon.pipeline import get_reconstructor
+
+logger = logging.getLogger("recon.app")
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "examples"
+WEIGHTS = ROOT / "recon" / "weights"
+MODEL_LABELS = {"cgan": "cGAN", "vae": "VAE"}
+DOWNLOAD_FORMATS = ("glb", "obj", "mat", "npy")
+MESH_RESOLUTIONS = (32, 64, 128)
+MAX_SAMPLES = 8
+MAX_WALK_STEPS = 12
+PLANE_SIZES_M = {"A4": (0.210, 0.297), "Letter": (0.2159, 0.2794)}  # width x height, metres
+SCRATCH_MAX_AGE_S = 3600  # our result folders older than this are deleted on the next request
+SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
+class PhotoUpload(gr.Image):
+    """A gr.Image upload (drag and drop, paste, click) that hands our code the raw file path.
+
+    Gradio's own preprocessing opens the file with PIL and fails with a generic message on a bad
+    file; we open it ourselves with recon.images.load_image, which says what is wrong.
+    """
+
+    is_template = True  # rendered by the frontend as a plain "image" component
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Image.get_component_class_id()  # the frontend loads gr.Image's code for it
+
+    def preprocess(self, payload):
+        if payload is None or (payload.url or "").startswith("data:") or payload.path is None:
+            return super().preprocess(payload)
+        return str(payload.path)
+
+
+def _finite_payload(label, payload):
+    """A slider or number value from the browser or the API as a finite float, else a gr.Error.
+
+    Gradio's own check compares the raw value with the bounds, which fails with a generic
+    message on NaN or text sent through the API.
+    """
+    if payload is None:
+        return None
+    try:
+        number = float(payload)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{label} must be a number, got {payload!r}.") from None
+    if not math.isfinite(number):
+        raise gr.Error(f"{label} must be a finite number, got {payload!r}.")
+    return number
+
+
+class FiniteSlider(gr.Slider):
+    """gr.Slider that answers NaN, infinities and text with a clear gr.Error."""
+
+    is_template = True
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Slider.get_component_class_id()  # the frontend loads gr.Slider's code for it
+
+    def preprocess(self, payload):
+        return super().preprocess(_finite_payload(self.label, payload))
+
+
+class FiniteNumber(gr.Number):
+    """gr.Number that answers NaN, infinities and text with a clear gr.Error."""
+
+    is_template = True
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Number.get_component_class_id()  # the frontend loads gr.Number's code for it
+
+    def preprocess(self, payload):
+        return super().preprocess(_finite_payload(self.label, payload))
+
+
+def _user_errors(function):
+    """Turn the library's typed errors (and bad values) into a gr.Error with their message."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ReconError, ValueError) as error:
+            raise gr.Error(str(error), print_exception=False) from error
+
+    return wrapper
+
+
+def _open_photo(path: str | None, what: str = "photo"):
+    if not path:
+        raise gr.Error(f"Please upload a {what} first (drag it onto the box, paste it, or pick an example).")
+    return load_image(path)
+
+
+def _number(value, name: str, low: float, high: float) -> float:
+    """A finite number within [low, high], else a gr.Error naming the setting."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a number, got {value!r}.") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise gr.Error(f"{name} must be between {low:g} and {high:g}, got {value!r}.")
+    return number
+
+
+def _scratch_dir() -> Path:
+    """A fresh folder for one request's files; folders older than an hour are removed."""
+    root = Path(os.environ.get("GRADIO_TEMP_DIR", tempfile.gettempdir())) / "recon3d"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        try:
+            if time.time() - old.stat().st_mtime > SCRATCH_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass  # another worker removed it first
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reconstruct tab
+
+
+def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder):
+    """One model on one photo -> (prepared image, files by format or {}, info markdown)."""
+    clock = time.perf_counter()
+    reconstructor = get_reconstructor(kind)
+    prepared = reconstructor.prepare(image)
+    grids = reconstructor.predict([prepared] * samples, seed=seed)
+    grids = [preview.upsample_probabilities(grid, resolution) for grid in grids]
+    agreement = None
+    if samples > 1:
+        grid, agreement = preview.sample_agreement(grids, level)
+    else:
+        grid = grids[0]
+    label = MODEL_LABELS[kind]
+    try:
+        mesh = reconstructor.to_mesh(grid, level=level, smoothing=smoothing)
+    except EmptyGridError:
+        gr.Warning(f"{label}: no voxel reached the iso level {level:g}; lower it in Options.")
+        mesh = None
+    if mesh is not None and agreement is not None:
+        mesh = preview.color_by_agreement(mesh, agreement)
+    files = export_reconstruction(grid, mesh, folder, kind, DOWNLOAD_FORMATS, level=level)
+    seconds = time.perf_counter() - clock
+    voxels = int((grid >= level).sum())
+    lines = [f"**{label}** · {seconds:.2f} s · {voxels:,} voxels at {resolution}³ "
+             f"(model {reconstructor.resolution}³) · {reconstructor.device.type}"]
+    lines.append(f"seed {seed}" if seed is not None else "mean latent (deterministic)")
+    if agreement is not None:
+        unsure = float((agreement[grid >= level] < 0.5).mean()) if voxels else 0.0
+        lines[-1] += f" · {samples} samples, {unsure:.0%} of the shape unsure (red)"
+    return prepared, files, "  \n".join(lines)
+
+
+@spaces.GPU(duration=60)
+@_user_errors
+def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, samples=1,
+                vae_mode="mean", progress=gr.Progress()):
+    """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists."""
+    level = _number(level, "Iso level", 0.05, 0.95)
+    resolution = int(_number(resolution, "Mesh resolution", 32, 128))
+    if resolution not in MESH_RESOLUTIONS:
+        raise gr.Error(f"Mesh resolution must be one of {MESH_RESOLUTIONS}, got {resolution}.")
+    if smoothing not in ("taubin", "laplacian", "none", None):
+        raise gr.Error(f"Smoothing must be taubin, laplacian or none, got {smoothing!r}.")
+    seed = int(_number(seed, "Seed", 0, 2**31 - 1))
+    samples = int(_number(samples, "Number of samples", 1, MAX_SAMPLES))
+    if vae_mode not in ("mean", "sampled"):
+        raise gr.Error(f"VAE mode must be 'mean' or 'sampled', got {vae_mode!r}.")
+    smoothing = None if smoothing in ("none", None) else smoothing
+
+    progress(0.05, desc="Reading the photo")
+    image = _open_photo(photo)
+    folder = _scratch_dir()
+    progress(0.2, desc="Running the cGAN")
+    prepared, cgan_files, cgan_info = _run_model("cgan", image, level, resolution, smoothing, seed,
+                                                 samples, folder)
+    progress(0.6, desc="Running the VAE")
+    vae_seed = seed if vae_mode == "sampled" else None
+    _, vae_files, vae_info = _run_model("vae", image, level, resolution, smoothing, vae_seed, 1, folder)
+    progress(1.0, desc="Done")
+    return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
+            preview.model_input_preview(prepared), cgan_info, vae_info,
+            [str(p) for p in cgan_files.values()], [str(p) for p in vae_files.values()])
+
+
+def _path(path):
+    return None if path is None else str(path)
+
+
+@spaces.GPU(duration=60)
+@_user_errors
+def interpolate(first, second, steps=8, level=0.5, progress=gr.Progress()):
+    """Two photos -> looping GIF (turntable while the VAE walks from one latent to the other), strip PNG."""
+    steps = int(_number(steps, "Steps", 2, MAX_WALK_STEPS))
+    level = _number(level, "Iso level", 0.05, 0.95)
+    progress(0.05, desc="Reading the photos")
+    images = _open_photo(first, "first photo"), _open_photo(second, "second photo")
+    vae = get_reconstructor("vae")
+    progress(0.2, desc="Walking the VAE latent space")
+    grids = preview.vae_latent_walk(vae.network, vae.prepare(images[0]), vae.prepare(images[1]), steps)
+    meshes = []
+    for grid in grids:
+        try:
+            meshes.append(vae.to_mesh(grid, level=level))
+        except EmptyGridError:
+            continue  # an empty step is simply left out of the animation
+    if not meshes:
+        raise gr.Error(f"No step of the walk reached the iso level {level:g}; lower it.")
+    progress(0.5, desc="Rendering the animation")
+    folder = _scratch_dir()
+    frames = preview.turntable_frames(meshes, frames=max(16, 2 * len(meshes)), size=224)
+    gif = preview.save_gif(frames, folder / "latent-walk.gif", bounce=True)
+    strip = preview.strip_image([preview.render_view(mesh, 160) for mesh in meshes])
+    strip.save(folder / "latent-walk.png")
+    return str(gif), str(folder / "latent-walk.png")
+
+
+# ---------------------------------------------------------------------------------------------
+# AR tab
+
+
+def _corners_from_json(text, image_size) -> np.ndarray:
+    """'[[x, y], ...]' (TL, TR, BR, BL, image pixels) -> (4, 2) float array, else gr.Error."""
+    try:
+        corners = np.asarray(json.loads(text or ""), dtype=np.float64)
+    except (json.JSONDecodeError, TypeError, ValueError):
+        raise gr.Error('Corners must be JSON like [[x, y], [x, y], [x, y], [x, y]] '
+                       '(top-left, top-right, bottom-right, bottom-left, in image pixels).') from None
+    if corners.shape != (4, 2):
+        raise gr.Error(f"Need exactly four corners [x, y] (TL, TR, BR, BL); got shape {list(corners.shape)}. "
+                       "Click all four corners of the rectangle.")
+    if not np.isfinite(corners).all():
+        raise gr.Error("Corners must be finite numbers.")
+    width, height = image_size
+    if (corners < 0).any() or (corners[:, 0] > width).any() or (corners[:, 1] > height).any():
+        raise gr.Error(f"Every corner must lie inside the photo (0..{width} x 0..{height} pixels).")
+    return corners
+
+
+def _plane_size(size_name, custom_width_cm, custom_height_cm):
+    if size_name in PLANE_SIZES_M:
+        return PLANE_SIZES_M[size_name]
+    if size_name == "Custom":
+        return (_number(custom_width_cm, "Custom width (cm)", 1, 10_000) / 100,
+                _number(custom_height_cm, "Custom height (cm)", 1, 10_000) / 100)
+    if size_name in ("Unknown", None):
+        return None
+    raise gr.Error(f"Real size must be A4, Letter, Custom or Unknown, got {size_name!r}.")
+
+
+@spaces.GPU(duration=30)
+@_user_errors
+def place(scene, corners, mesh_file, size_name="A4", custom_width_cm=50.0, custom_height_cm=50.0,
+          width_m=0.9, rotation_deg=0.0, position_u=0.5, position_v=0.5):
+    """Scene photo, corners JSON, mesh file -> composite PNG (scene's size), [PNG, camera JSON]."""
+    image = _open_photo(scene, "room photo")
+    corners = _corners_from_json(corners, image.size)
+    if not mesh_file:
+        raise gr.Error("No mesh to place: reconstruct a photo first (Reconstruct tab) or upload a .glb/.obj.")
+    if Path(mesh_file).suffix.lower() not in (".glb", ".obj"):
+        raise gr.Error(f"The mesh must be a .glb or .obj file, got {Path(mesh_file).name!r}.")
+    plane_size = _plane_size(size_name, custom_width_cm, custom_height_cm)
+    width = _number(width_m, "Object width", 0.01, 100)
+    rotation = _number(rotation_deg, "Rotation", -360, 360)
+    position = (_number(position_u, "Position across", -2, 3), _number(position_v, "Position along", -2, 3))
+    mesh = load_mesh(mesh_file)
+    camera = ar.camera_from_corners(corners, image.size, plane_size=plane_size)
+    plane_width, plane_height = camera.plane_size  # plane units: metres, or rectangle widths
+    composite = ar.place(image, mesh, camera, scale=width, rotation_deg=rotation,
+                         position=(position[0] * plane_width, position[1] * plane_height))
+    folder = _scratch_dir()
+    composite_path = folder / "composite.png"
+    composite.save(composite_path)
+    camera_path = folder / "camera.json"
+    camera_path.write_text(json.dumps(ar.camera_to_json(camera), indent=2))
+    return str(composite_path), [str(composite_path), str(camera_path)]
+
+
+@_user_errors
+def find_reference(scene, reference):
+    """Scene photo + picture of the flat object -> corners JSON (TL, TR, BR, BL) and the marked scene."""
+    scene_image = _open_photo(scene, "room photo")
+    reference_image = _open_photo(reference, "reference picture")
+    H = ar.homography_from_reference(reference_image, scene_image)
+    corners = np.asarray(ar.corners_from_homography(H, reference_image.size)).round(1).tolist()
+    return json.dumps(corners), corners, preview.draw_corners(scene_image, corners)
+
+
+@_user_errors
+def show_scene(scene):
+    """A new room photo: forget the clicks, show it ready for clicking."""
+    if not scene:
+        return None, [], ""
+    return load_image(scene).convert("RGB"), [], ""
+
+
+@_user_errors
+def add_corner(scene, points, event: gr.SelectData):
+    """A click on the photo adds the next corner (evt.index is [x, y] in the photo's pixels)."""
+    if not scene:
+        raise gr.Error("Upload a room photo first, then click the four corners on it.")
+    if len(points) >= 4:
+        gr.Info("Four corners are set: press Undo or Reset to change them.")
+        return gr.skip(), points, gr.skip()
+    points = points + [[float(event.index[0]), float(event.index[1])]]
+    return _corner_outputs(scene, points)
+
+
+@_user_errors
+def undo_corner(scene, points):
+    return _corner_outputs(scene, points[:-1]) if scene else (None, [], "")
+
+
+@_user_errors
+def reset_corners(scene):
+    return _corner_outputs(scene, []) if scene else (None, [], "")
+
+
+def _corner_outputs(scene, points):
+    marked = preview.draw_corners(load_image(scene), points)
+    return marked, points, json.dumps(points) if len(points) == 4 else ""
+
+
+def pick_mesh(choice, cgan_mesh, vae_mesh):
+    """The Reconstruct tab's mesh for the chosen model (uploads are left as they are)."""
+    chosen = {"cGAN": cgan_mesh, "VAE": vae_mesh}.get(choice)
+    return chosen if chosen else gr.skip()
+
+
+def randomize_seed():
+    return int(np.random.default_rng().integers(0, 2**31 - 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# About tab
+
+
+def _model_card(kind: str) -> str:
+    card = WEIGHTS / kind / "README.md"
+    if not card.is_file():
+        return f"*No model card found for the {MODEL_LABELS[kind]} (expected {card.relative_to(ROOT)}).*"
+    text = card.read_text(encoding="utf-8")
+    if text.startswith("---"):  # drop the Hub front matter, keep the readable card
+        text = text.split("---", 2)[-1]
+    return text.strip()
+
+
+def _training_curves() -> list[str]:
+    return sorted(str(p) for p in WEIGHTS.glob("*/*.png"))
+
+
+def _evaluation_table() -> str:
+    for candidate in (WEIGHTS / "EVALUATION.md", WEIGHTS / "evaluation.md"):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    return "*The evaluation table appears here once `python -m train.evaluate` has written it.*"
+
+
+ABOUT = """
+### How it works
+A photo is cropped around the object (the crop and mask are shown under the upload), resized to
+the models' input size and fed to two generators trained on the same data: a **conditional GAN**
+(image + random latent -> voxels, judged by a discriminator) and a **VAE** (image -> latent
+Gaussian -> voxels). Each predicts a grid of occupancy probabilities; the mesh is its iso-surface.
+
+### Data credits
+Trained on procedurally generated furniture (beds, bookcases, chairs, desks, sofas, tables,
+wardrobes) rendered in Pix3D's layout; see each model card for the exact data and its licences.
+
+### Limitations
+- One object per photo, roughly centred, on a background that differs from it; cluttered
+  scenes confuse the crop (look at the mask shown after reconstructing).
+- Low resolution (the models predict a coarse grid; finer meshes are interpolated, not new detail).
+- Categories outside the seven trained ones give a guess shaped like one of them.
+- The AR tab assumes a flat rectangle on the floor and a pinhole camera; lens distortion,
+  a tilted sheet or wrong corner order skew the placement. No real lighting estimation.
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+
+
+def _examples(kind: str) -> list[str]:
+    return sorted(str(p) for p in (EXAMPLES / kind).glob("*.*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+THEME = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+CSS = ".viewer-info {min-height: 3.5em}"
+
+with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)) as demo:
+    gr.Markdown("# Recon3D\nOne photo of a piece of furniture -> a 3D model from two generative "
+                "models side by side. Then stand it in a photo of your room (AR tab).")
+    with gr.Tab("Reconstruct"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                photo = PhotoUpload(type="filepath", label="Photo of one piece of furniture", sources=["upload", "clipboard"],
+                                    height=300, elem_id="photo")
+                run_button = gr.Button("Reconstruct with both models", variant="primary")
+                model_input = gr.Image(label="What the models see: crop | object mask", interactive=False,
+                                       height=160, format="png")
+                with gr.Accordion("Options", open=False):
+                    level = FiniteSlider(0.05, 0.95, value=0.5, step=0.05, label="Iso level (occupancy threshold)")
+                    resolution = gr.Radio(list(MESH_RESOLUTIONS), value=64, label="Mesh resolution (voxels per side; "
+                                          "finer than the model's grid is interpolated)")
+                    smoothing = gr.Radio(["taubin", "laplacian", "none"], value="taubin", label="Smoothing")
+                    with gr.Row():
+                        seed = FiniteNumber(value=0, precision=0, minimum=0, label="cGAN seed")
+                        dice = gr.Button("Random seed", size="sm")
+                    samples = FiniteSlider(1, MAX_SAMPLES, value=1, step=1, label="cGAN samples (more than 1: "
+                                        "the mesh of their mean, red where the samples disagree)")
+                    vae_mode = gr.Radio(["mean", "sampled"], value="mean", label="VAE latent: mean "
+                                        "(deterministic) or sampled (uses the seed)")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    with gr.Column():
+                        cgan_view = gr.Model3D(label="cGAN", height=380, elem_id="cgan-view", clear_color=(0.95, 0.95, 0.96, 1.0),
+                                               display_mode="solid")
+                        cgan_info = gr.Markdown(elem_classes="viewer-info")
+                        cgan_files = gr.File(label="cGAN downloads (.glb .obj .mat .npy)", file_count="multiple")
+                    with gr.Column():
+                        vae_view = gr.Model3D(label="VAE", height=380, elem_id="vae-view", clear_color=(0.95, 0.95, 0.96, 1.0),
+                                              display_mode="solid")
+                        vae_info = gr.Markdown(elem_classes="viewer-info")
+                        vae_files = gr.File(label="VAE downloads (.glb .obj .mat .npy)", file_count="multiple")
+        reconstruct_outputs = [cgan_view, vae_view, model_input, cgan_info, vae_info, cgan_files, vae_files]
+        gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
+                    cache_examples=True, cache_mode="lazy", examples_per_page=12,
+                    label="Examples (click one, results are cached)")
+        with gr.Accordion("VAE latent walk: morph one photo's shape into another's", open=False):
+            with gr.Row():
+                walk_first = PhotoUpload(type="filepath", label="First photo", sources=["upload", "clipboard"], height=200)
+                walk_second = PhotoUpload(type="filepath", label="Second photo", sources=["upload", "clipboard"], height=200)
+                with gr.Column():
+                    walk_steps = FiniteSlider(2, MAX_WALK_STEPS, value=8, step=1, label="Steps")
+                    walk_button = gr.Button("Interpolate")
+            with gr.Row():
+                walk_gif = gr.Image(label="Turntable while morphing (GIF)", interactive=False, height=260)
+                walk_strip = gr.Image(label="The steps, first to second", interactive=False, height=260)
+
+    with gr.Tab("AR: place it in your room"):
+        gr.Markdown("1. Upload a photo of your room with a flat rectangle on the floor (a sheet of paper, a "
+                    "poster, a rug).  \n2. Click its four corners **in this order: top-left, top-right, "
+                    "bottom-right, bottom-left** as you see them (or give a picture of it and press *Find*).  \n"
+                    "3. Choose its real size, the mesh, adjust, and render.")
+        corner_points = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=1):
+                scene = PhotoUpload(type="filepath", label="Room photo", sources=["upload", "clipboard"], height=220, elem_id="scene")
+                with gr.Row():
+                    undo_button = gr.Button("Undo last corner", size="sm")
+                    reset_button = gr.Button("Reset corners", size="sm")
+                corners_text = gr.Textbox(label="Corners [[x, y], ...] TL, TR, BR, BL (pixels)", max_lines=2,
+                                          elem_id="corners")
+                with gr.Accordion("Or find a reference picture in the photo", open=False):
+                    reference = PhotoUpload(type="filepath", label="Picture of the flat object (poster, sheet)", height=160)
+                    find_button = gr.Button("Find it", size="sm")
+                plane = gr.Radio(["A4", "Letter", "Custom", "Unknown"], value="A4", label="Real size of the rectangle")
+                with gr.Row():
+                    custom_width = FiniteNumber(value=50.0, label="Custom width (cm)", minimum=1)
+                    custom_height = FiniteNumber(value=50.0, label="Custom height (cm)", minimum=1)
+                mesh_choice = gr.Radio(["cGAN", "VAE", "Uploaded file"], value="cGAN", label="Mesh to place")
+                mesh_file = gr.File(label="Mesh (.glb / .obj): from the Reconstruct tab, or upload your own",
+                                    file_types=[".glb", ".obj"], type="filepath")
+                width_m = FiniteSlider(0.05, 5.0, value=0.9, step=0.05,
+                                    label="Object width in metres (in rectangle widths when the size is unknown)")
+                rotation = FiniteSlider(-180, 180, value=0, step=5, label="Rotation about the vertical (degrees)")
+                with gr.Row():
+                    position_u = FiniteSlider(-1, 2, value=0.5, step=0.05, label="Position across (rectangle widths)")
+                    position_v = FiniteSlider(-1, 2, value=0.5, step=0.05, label="Position along (rectangle heights)")
+                place_button = gr.Button("Render", variant="primary")
+            with gr.Column(scale=2):
+                scene_canvas = gr.Image(label="Click the corners here", interactive=False, format="jpeg",
+                                        elem_id="scene-canvas")
+                composite = gr.Image(label="Your room with the model", interactive=False, format="png",
+                                     elem_id="composite")
+                ar_files = gr.File(label="Downloads: composite PNG, camera JSON", file_count="multiple")
+        gr.Examples([[path] for path in _examples("scenes") if "reference" not in Path(path).stem], inputs=scene,
+                    label="Example room photo (its sheet is in examples/scenes/room-reference.png)")
+
+    with gr.Tab("About"):
+        with gr.Row():
+            with gr.Column():
+                gr.Markdown("## cGAN\n" + _model_card("cgan"))
+            with gr.Column():
+                gr.Markdown("## VAE\n" + _model_card("vae"))
+        gr.Markdown("## Evaluation\n" + _evaluation_table())
+        if _training_curves():
+            gr.Gallery(_training_curves(), label="Training curves", columns=2, height=320)
+        gr.Markdown(ABOUT)
+
+    # Events. Public API: /reconstruct, /place, /interpolate, /find_reference; the rest is UI only.
+    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode],
+                     reconstruct_outputs, api_name="reconstruct", concurrency_limit=2).then(
+        pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
+    dice.click(randomize_seed, None, seed, api_visibility="private")
+    walk_button.click(interpolate, [walk_first, walk_second, walk_steps, level], [walk_gif, walk_strip],
+                      api_name="interpolate", concurrency_limit=1)
+    scene.change(show_scene, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
+    scene_canvas.select(add_corner, [scene, corner_points], [scene_canvas, corner_points, corners_text],
+                        api_visibility="private")
+    undo_button.click(undo_corner, [scene, corner_points], [scene_canvas, corner_points, corners_text],
+                      api_visibility="private")
+    reset_button.click(reset_corners, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
+    find_button.click(find_reference, [scene, reference], [corners_text, corner_points, scene_canvas],
+                      api_name="find_reference")
+    mesh_choice.change(pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
+    place_button.click(place, [scene, corners_text, mesh_file, plane, custom_width, custom_height, width_m,
+                               rotation, position_u, position_v], [composite, ar_files], api_name="place",
+                       concurrency_limit=2)
+
+demo.queue(max_size=32, default_concurrency_limit=2)
+
+# Theme and CSS belong to launch() in Gradio 6; tests launch with the same options.
+LAUNCH_OPTIONS = dict(theme=THEME, css=CSS, ssr_mode=False, max_file_size="20mb")
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    demo.launch(**LAUNCH_OPTIONS)  # Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT itself

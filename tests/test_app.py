@@ -1,0 +1,192 @@
+"""The real app on a local port, driven through gradio_client with real files (DESIGN.md's App API)."""
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import trimesh
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+FURNITURE = sorted((ROOT / "examples" / "furniture").glob("*.jpg"))
+SCENE = ROOT / "examples" / "scenes" / "room.jpg"
+REFERENCE = ROOT / "examples" / "scenes" / "room-reference.png"
+TRUE_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ensure_weights(tmp_path_factory, monkeypatch_module) -> None:
+    """Use the embedded weights; without them (before training) random-init ones in a tmp folder."""
+    from recon.models.cgan import CGANGenerator
+    from recon.models.vae import VoxelVAE
+
+    for kind, model_class in (("cgan", CGANGenerator), ("vae", VoxelVAE)):
+        if (ROOT / "recon" / "weights" / kind / "model.safetensors").is_file():
+            continue
+        folder = tmp_path_factory.mktemp(f"weights-{kind}")
+        model_class().save_pretrained(folder)
+        monkeypatch_module.setenv(f"RECON_{kind.upper()}_WEIGHTS", str(folder))
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """(app module, base URL) of the real app on a free local port, shared by the session
+    (tests/test_browser.py imports it: a closed Gradio app does not start again cleanly)."""
+    with pytest.MonkeyPatch.context() as patch:
+        ensure_weights(tmp_path_factory, patch)
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-tmp")))
+        import app
+
+        port = free_port()
+        app.demo.launch(**app.LAUNCH_OPTIONS, prevent_thread_lock=True, server_name="127.0.0.1",
+                        server_port=port, quiet=True)
+        yield app, f"http://127.0.0.1:{port}/"
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[1], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def reconstruction(client):
+    """The default /reconstruct result for the first example photo."""
+    return client.predict(handle_file(str(FURNITURE[0])), api_name="/reconstruct")
+
+
+def test_examples_cover_every_category():
+    categories = {path.stem.split("-")[0] for path in FURNITURE}
+    assert categories == {"bed", "bookcase", "chair", "desk", "sofa", "table", "wardrobe"}
+    assert len(FURNITURE) >= 8
+    total = sum(p.stat().st_size for p in (ROOT / "examples").rglob("*") if p.is_file())
+    assert total < 2_000_000
+
+
+def test_api_lists_the_documented_endpoints(client):
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/reconstruct", "/place", "/interpolate", "/find_reference"} <= endpoints
+    assert not {"/add_corner", "/pick_mesh", "/randomize_seed", "/show_scene"} & endpoints
+
+
+def test_reconstruct_returns_two_glb_meshes_and_downloads(reconstruction):
+    cgan_glb, vae_glb, preview_image, cgan_info, vae_info, cgan_files, vae_files = reconstruction
+    for glb in (cgan_glb, vae_glb):
+        assert glb.endswith(".glb")
+        mesh = trimesh.load(glb, force="mesh")
+        assert len(mesh.faces) > 0
+        assert np.abs(mesh.bounds).max() <= 0.51  # canonical cube
+    assert Image.open(preview_image).size[0] == 2 * Image.open(preview_image).size[1]
+    assert "cGAN" in cgan_info and " s " in cgan_info and "voxels" in cgan_info
+    assert "VAE" in vae_info
+    for files in (cgan_files, vae_files):
+        suffixes = {Path(f).suffix for f in files}
+        assert suffixes == {".glb", ".obj", ".mat", ".npy"}
+        mat = next(f for f in files if f.endswith(".mat"))
+        voxel = scipy.io.loadmat(mat)["voxel"]
+        assert voxel.dtype == np.uint8 and voxel.shape == (64, 64, 64)
+        npy = np.load(next(f for f in files if f.endswith(".npy")))
+        assert npy.shape == (64, 64, 64) and 0 <= npy.min() and npy.max() <= 1
+        assert ((npy >= 0.5) == voxel.astype(bool)).all()
+
+
+def test_reconstruct_options_seeded_samples_are_repeatable(client):
+    args = dict(level=0.4, resolution=32, smoothing="none", seed=5, samples=3, vae_mode="sampled",
+                api_name="/reconstruct")
+    first = client.predict(handle_file(str(FURNITURE[1])), **args)
+    again = client.predict(handle_file(str(FURNITURE[1])), **args)
+    assert "seed 5" in first[3] and "3 samples" in first[3] and "seed 5" in first[4]
+    for one, two in zip(first[5] + first[6], again[5] + again[6]):
+        if one.endswith(".npy"):
+            np.testing.assert_array_equal(np.load(one), np.load(two))
+            assert np.load(one).shape == (32, 32, 32)
+
+
+def test_interpolate_gives_an_animation_and_a_strip(client):
+    gif, strip = client.predict(handle_file(str(FURNITURE[0])), handle_file(str(FURNITURE[-1])), 4,
+                                api_name="/interpolate")
+    with Image.open(gif) as animation:
+        assert animation.n_frames > 4
+    assert Image.open(strip).size[0] >= 2 * Image.open(strip).size[1]
+
+
+def test_place_composites_at_the_scene_size(client, reconstruction):
+    composite, files = client.predict(handle_file(str(SCENE)), json.dumps(TRUE_CORNERS),
+                                      handle_file(reconstruction[0]), api_name="/place")
+    with Image.open(SCENE) as scene, Image.open(composite) as result:
+        assert result.size == scene.size
+        assert composite.endswith(".png")
+        difference = np.abs(np.asarray(result.convert("RGB"), float) - np.asarray(scene.convert("RGB"), float))
+        assert (difference.sum(axis=2) > 30).mean() > 0.002  # the model is visible
+    camera = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+    assert np.asarray(camera["K"]).shape == (3, 3)
+
+
+def test_place_accepts_obj_and_options(client, reconstruction):
+    obj = next(f for f in reconstruction[5] if f.endswith(".obj"))
+    composite, _ = client.predict(handle_file(str(SCENE)), json.dumps(TRUE_CORNERS), handle_file(obj),
+                                  "Unknown", 50, 50, 2.0, 45, 0.2, 0.8, api_name="/place")
+    assert Image.open(composite).size == Image.open(SCENE).size
+
+
+def test_find_reference_locates_the_sheet(client):
+    corners_json, _ = client.predict(handle_file(str(SCENE)), handle_file(str(REFERENCE)),
+                                        api_name="/find_reference")
+    np.testing.assert_allclose(json.loads(corners_json), TRUE_CORNERS, atol=4)
+
+
+def _bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    text = folder / "notes.png"
+    text.write_text("this is not an image")
+    empty = folder / "empty.jpg"
+    empty.write_bytes(b"")
+    truncated = folder / "truncated.jpg"
+    truncated.write_bytes(FURNITURE[0].read_bytes()[:300])
+    fake_mesh = folder / "fake.glb"
+    fake_mesh.write_text("not a mesh")
+    return text, empty, truncated, fake_mesh
+
+
+def test_bad_inputs_give_clear_errors_and_the_server_keeps_serving(client, tmp_path_factory, reconstruction):
+    text, empty, truncated, fake_mesh = _bad_files(tmp_path_factory)
+    good_mesh = handle_file(reconstruction[0])
+    scene = handle_file(str(SCENE))
+    corners = json.dumps(TRUE_CORNERS)
+    cases = [
+        ("/reconstruct", (handle_file(str(text)),), "not an image"),
+        ("/reconstruct", (handle_file(str(empty)),), "empty"),
+        ("/reconstruct", (handle_file(str(truncated)),), ""),
+        ("/reconstruct", (handle_file(str(FURNITURE[0])), "nan"), "Iso level"),
+        ("/reconstruct", (handle_file(str(FURNITURE[0])), 0.5, 64, "taubin", 0, 1e9), "maximum"),
+        ("/place", (scene, "not json", good_mesh), "JSON"),
+        ("/place", (scene, "[[1, 2], [3, 4], [5, 6]]", good_mesh), "four corners"),
+        ("/place", (scene, "[[10, 10], [20, 20], [30, 30], [40, 40]]", good_mesh), ""),
+        ("/place", (scene, "[[10, 10], [9000, 10], [9000, 90], [10, 90]]", good_mesh), "inside the photo"),
+        ("/place", (scene, corners, None), "No mesh"),
+        ("/place", (scene, corners, handle_file(str(fake_mesh))), ""),
+        ("/place", (scene, corners, good_mesh, "A4", 50, 50, "inf"), "width"),
+        ("/place", (handle_file(str(text)), corners, good_mesh), "not an image"),
+        ("/find_reference", (scene, handle_file(str(empty))), "empty"),
+    ]
+    for api_name, args, expected in cases:
+        with pytest.raises(Exception) as caught:
+            client.predict(*args, api_name=api_name)
+        message = str(caught.value)
+        assert "upstream Gradio app has raised an exception" not in message, (api_name, args, message)
+        assert expected.lower() in message.lower(), (api_name, args, message)
+    # Still serving.
+    assert Path(client.predict(handle_file(str(FURNITURE[2])), api_name="/reconstruct")[0]).is_file()
