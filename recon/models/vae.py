@@ -1,0 +1,61 @@
+"""Variational autoencoder: photo -> Gaussian latent (mu, logvar) -> voxel grid.
+
+Shapes: images (B, 3, S, S) in [-1, 1]; mu, logvar, z (B, latent_dim); logits (B, D, D, D).
+"""
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import Tensor, nn
+
+from recon.models.blocks import MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder
+
+
+class VoxelVAE(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="recon3d",
+    pipeline_tag="image-to-3d",
+    tags=["recon3d", "vae", "voxels", "3d-reconstruction", "furniture"],
+    model_card_template=MODEL_CARD_TEMPLATE,
+):
+    """Photo -> latent Gaussian -> occupancy logits. The constructor arguments are the saved config."""
+
+    def __init__(self, image_size: int = 128, resolution: int = 32, latent_dim: int = 128,
+                 feature_dim: int = 128, base_channels: int = 16):
+        super().__init__()
+        self.image_size = image_size
+        self.resolution = resolution
+        self.latent_dim = latent_dim
+        self.encoder = ImageEncoder(image_size, base_channels, feature_dim)
+        self.activation = nn.LeakyReLU(0.2)
+        self.mu = nn.Linear(feature_dim, latent_dim)
+        self.logvar = nn.Linear(feature_dim, latent_dim)
+        self.decoder = VoxelDecoder(latent_dim, resolution, base_channels)
+
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, 3, S, S) images -> (mu, logvar), each (B, latent_dim)."""
+        features = self.activation(self.encoder(images))  # (B, F)
+        return self.mu(features), self.logvar(features)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """(B, latent_dim) latent -> (B, D, D, D) logits."""
+        return self.decoder(z)
+
+    @staticmethod
+    def sample(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Reparameterised sample mu + sigma * eps, eps ~ N(0, I) drawn from `generator`."""
+        device = mu.device if generator is None else generator.device
+        eps = torch.randn(mu.shape, generator=generator, device=device)
+        return mu + torch.exp(0.5 * logvar) * eps.to(mu.device)
+
+    def forward(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, 3, S, S) images -> (logits (B, D, D, D), mu, logvar); z is always sampled (training)."""
+        mu, logvar = self.encode(images)
+        return self.decode(self.sample(mu, logvar, generator)), mu, logvar
+
+    @torch.inference_mode()
+    def reconstruct(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """(B, 3, S, S) images -> (B, D, D, D) probabilities: decode(mu), or a sample when a generator is given."""
+        mu, logvar = self.encode(images)
+        z = mu if generator is None else self.sample(mu, logvar, generator)
+        return torch.sigmoid(self.decode(z))
