@@ -44,6 +44,7 @@ MESH_RESOLUTIONS = (32, 64, 128)
 MAX_SAMPLES = 8
 MAX_WALK_STEPS = 12
 PLANE_SIZES_M = {"A4": (0.210, 0.297), "Letter": (0.2159, 0.2794)}  # width x height, metres
+REQUEST_TIME_LIMIT_S = 120  # a request still running after this is cut off (the queue stays free)
 SCRATCH_MAX_AGE_S = 3600  # our result folders older than this are deleted on the next request
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
@@ -264,7 +265,7 @@ def _corners_from_json(text, image_size) -> np.ndarray:
     """'[[x, y], ...]' (TL, TR, BR, BL, image pixels) -> (4, 2) float array, else gr.Error."""
     try:
         corners = np.asarray(json.loads(text or ""), dtype=np.float64)
-    except (json.JSONDecodeError, TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: absurdly nested brackets
         raise gr.Error('Corners must be JSON like [[x, y], [x, y], [x, y], [x, y]] '
                        '(top-left, top-right, bottom-right, bottom-left, in image pixels).') from None
     if corners.shape != (4, 2):
@@ -532,11 +533,13 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
 
     # Events. Public API: /reconstruct, /place, /interpolate, /find_reference; the rest is UI only.
     run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode],
-                     reconstruct_outputs, api_name="reconstruct", concurrency_limit=2).then(
+                     reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
+                     time_limit=REQUEST_TIME_LIMIT_S).then(
         pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
     dice.click(randomize_seed, None, seed, api_visibility="private")
     walk_button.click(interpolate, [walk_first, walk_second, walk_steps, level], [walk_gif, walk_strip],
-                      api_name="interpolate", concurrency_limit=1)
+                      api_name="interpolate", concurrency_limit=1,
+                      time_limit=REQUEST_TIME_LIMIT_S)
     scene.change(show_scene, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
     scene_canvas.select(add_corner, [scene, corner_points], [scene_canvas, corner_points, corners_text],
                         api_visibility="private")
@@ -544,11 +547,11 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                       api_visibility="private")
     reset_button.click(reset_corners, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
     find_button.click(find_reference, [scene, reference], [corners_text, corner_points, scene_canvas],
-                      api_name="find_reference")
+                      api_name="find_reference", time_limit=REQUEST_TIME_LIMIT_S)
     mesh_choice.change(pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
     place_button.click(place, [scene, corners_text, mesh_file, plane, custom_width, custom_height, width_m,
                                rotation, position_u, position_v], [composite, ar_files], api_name="place",
-                       concurrency_limit=2)
+                       concurrency_limit=2, time_limit=REQUEST_TIME_LIMIT_S)
 
 demo.queue(max_size=32, default_concurrency_limit=2)
 

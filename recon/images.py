@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked on the header before decoding
 IMAGE_SIZE = 128  # model input side, pixels
+FLAT_RANGE = 8  # a photo whose channel values span no more than this has no object to find
 MIN_SIDE = 8  # pixels; smaller images hold no recognisable object
 CROP_MARGIN = 0.1  # added on each side of the object's box, as a fraction of its longest side
 MASK_MIN_CONTRAST = 30  # colour distance (0-255 scale) below which a pixel looks like background
@@ -218,6 +219,11 @@ def prepare_image(
                 "use a picture where the object is opaque, or remove the alpha channel"
             )
     else:
+        if np.ptp(rgb) <= FLAT_RANGE:
+            raise InvalidImageError(
+                "the photo is one flat colour, so there is no object to reconstruct: "
+                "use a photo that shows the piece of furniture"
+            )
         mask = estimate_mask(rgb)
     if bbox is None:
         bbox = _bbox_from_mask(mask)

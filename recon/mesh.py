@@ -162,7 +162,10 @@ def load_mesh(path, max_faces: int = MAX_FACES) -> trimesh.Trimesh:
     if path.stat().st_size == 0:
         raise InvalidMeshError(f"mesh file {path.name} is empty")
     try:
-        scene = trimesh.load_scene(path)
+        # From an open file with no resolver, so an uploaded OBJ cannot pull in other files
+        # (mtllib ../../secret.mtl, textures) from beside or outside the upload folder.
+        with path.open("rb") as file:
+            scene = trimesh.load_scene(file, file_type=path.suffix.lower().lstrip("."))
     except Exception as error:  # trimesh's loaders raise many unrelated types on bad input
         raise InvalidMeshError(
             f"cannot read {path.name} as a mesh ({type(error).__name__}: {error}); use .glb, .obj, .stl or .ply"

@@ -235,15 +235,15 @@ def write_transparent_rgba(folder):
 
 @_writes("image")
 def write_all_white(folder):
-    """No object to find: recon.images falls back to the whole frame (logged, not refused)."""
+    """No object to find: refused before the model sees a blank square."""
     return _image_case(folder, "all-white", _encoded(Image.new("RGB", (120, 90), "white"), "PNG"), ".png",
-                       size=(120, 90), whole_frame=True)
+                       InvalidImageError, "one flat colour")
 
 
 @_writes("image")
 def write_all_black(folder):
     return _image_case(folder, "all-black", _encoded(Image.new("RGB", (120, 90), "black"), "JPEG"),
-                       ".jpg", size=(120, 90), whole_frame=True)
+                       ".jpg", InvalidImageError, "one flat colour")
 
 
 def _exif_rotated(folder, orientation: int, upright_size):
@@ -385,9 +385,7 @@ def write_corners_not_json(folder):
 def write_corners_deeply_nested(folder):
     """100,000 nested brackets: json.loads raises RecursionError (not a ValueError)."""
     return Case("corners-deeply-nested", "corners", None, DegenerateCornersError, "four (x, y) pixel pairs",
-                "Corners must be JSON", value="[" * 100_000,
-                notes={"known_bug": "app.py _corners_from_json catches ValueError/TypeError only: "
-                                    "a RecursionError ends in Gradio's generic error"})
+                "Corners must be JSON", value="[" * 100_000)
 
 
 # --- reference picture ------------------------------------------------------------------------
