@@ -75,3 +75,17 @@ def test_publish_uploads_only_the_listed_files(weights, monkeypatch):
 def test_a_folder_without_weights_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
         upload_list(tmp_path)
+
+
+def test_local_copy_embeds_the_card_weights_and_evaluation_and_loads_back(weights, tmp_path):
+    from recon.hub import load_model
+
+    destination = tmp_path / "embedded"
+    subprocess.run([sys.executable, "-m", "train.publish", "--repo", "org/recon3d-vae", "--weights", str(weights),
+                    "--eval", str(tmp_path / "eval"), "--local", str(destination)], check=True,
+                   cwd=Path(__file__).resolve().parents[1], capture_output=True)
+    names = {path.name for path in destination.iterdir()}
+    assert {"README.md", "config.json", "model.safetensors", "curve.png", "results.md"} <= names
+    assert "checkpoint" not in names and "tensorboard" not in names
+    assert "VAE (mu) | 0.5 / 0.4" in (destination / "README.md").read_text()
+    assert load_model("vae", destination).latent_dim == 8

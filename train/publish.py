@@ -1,6 +1,10 @@
 """Publish a trained model folder to the Hugging Face Hub with its model card.
 
     python -m train.publish --repo ORG/NAME --weights DIR [--eval DIR] [--credits FILE] [--dry-run]
+    python -m train.publish --repo ORG/NAME --weights DIR --local recon/weights/vae   # embed instead
+
+--local writes the same card and files into a local folder (the app's embedded defaults) instead
+of uploading them.
 
 The card (README.md) is built from the folder: config.json, train_config.json,
 training_summary.json, curve.png, and the evaluation table (results.md from --eval or from the
@@ -11,6 +15,7 @@ those files with their sizes and writes or sends nothing.
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -95,6 +100,17 @@ def publish(repo: str, folder: Path, card: str, private: bool = False) -> str:
     return str(commit)
 
 
+def copy_local(folder: Path, destination: Path, card: str, extra: list[Path] = ()) -> list[Path]:
+    """Write the card and copy the upload list (plus `extra` files, e.g. results.md) into `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    (destination / "README.md").write_text(card)
+    written = [destination / "README.md"]
+    for path in [p for p in upload_list(folder) if p.name != "README.md"] + list(extra):
+        shutil.copyfile(path, destination / path.name)
+        written.append(destination / path.name)
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Push a trained Recon3D model folder and its card to the Hub.")
     parser.add_argument("--repo", required=True, help="ORG/NAME on the Hub")
@@ -104,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--license", help="licence id for the card's metadata, e.g. cc-by-4.0")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="list what would be uploaded; no writes, no network")
+    parser.add_argument("--local", type=Path, help="write card and files into this folder instead of uploading")
     args = parser.parse_args(argv)
 
     folder = args.weights
@@ -122,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
             size = len(card.encode()) if path.name == "README.md" else path.stat().st_size
             note = "  (model card, generated)" if path.name == "README.md" else ""
             sys.stdout.write(f"{path.name}\t{size}{note}\n")
+        return
+    if args.local:
+        extra = [path for path in (evaluation_file, credits_file) if path.is_file()]
+        for path in copy_local(folder, args.local, card, extra):
+            sys.stdout.write(f"{path}\n")
         return
     sys.stdout.write(publish(args.repo, folder, card, args.private) + "\n")
 
