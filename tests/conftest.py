@@ -19,3 +19,42 @@ def furniture_photo(tmp_path_factory) -> Path:
     photos = sorted((ROOT / "examples" / "furniture").glob("*chair*"))
     assert photos, "examples/furniture has no chair photo"
     return photos[0]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """(app module, base URL, GRADIO_TEMP_DIR) of the real app on a free local port.
+
+    One server for the whole session, shared by every app test: Gradio's Blocks is a module
+    singleton, and relaunching a closed one in the same process is not reliable. Uses the
+    embedded weights; before any training exists, random-init ones in a temp folder.
+    """
+    from recon.models.cgan import CGANGenerator
+    from recon.models.vae import VoxelVAE
+
+    with pytest.MonkeyPatch.context() as patch:
+        for kind, model_class in (("cgan", CGANGenerator), ("vae", VoxelVAE)):
+            if not (ROOT / "recon" / "weights" / kind / "model.safetensors").is_file():
+                folder = tmp_path_factory.mktemp(f"weights-{kind}")
+                model_class().save_pretrained(folder)
+                patch.setenv(f"RECON_{kind.upper()}_WEIGHTS", str(folder))
+        temp = tmp_path_factory.mktemp("gradio-temp")
+        patch.setenv("GRADIO_TEMP_DIR", str(temp))
+        import app
+
+        port = free_port()
+        app.demo.launch(**app.LAUNCH_OPTIONS, prevent_thread_lock=True, server_name="127.0.0.1",
+                        server_port=port, quiet=True)
+        try:
+            yield app, f"http://127.0.0.1:{port}/", temp
+        finally:
+            app.demo.close()

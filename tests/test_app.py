@@ -1,7 +1,6 @@
 """The real app on a local port, driven through gradio_client with real files (DESIGN.md's App API)."""
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -20,41 +19,6 @@ FURNITURE = sorted((ROOT / "examples" / "furniture").glob("*.jpg"))
 SCENE = ROOT / "examples" / "scenes" / "room.jpg"
 REFERENCE = ROOT / "examples" / "scenes" / "room-reference.png"
 TRUE_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room.json").read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def ensure_weights(tmp_path_factory, monkeypatch_module) -> None:
-    """Use the embedded weights; without them (before training) random-init ones in a tmp folder."""
-    from recon.models.cgan import CGANGenerator
-    from recon.models.vae import VoxelVAE
-
-    for kind, model_class in (("cgan", CGANGenerator), ("vae", VoxelVAE)):
-        if (ROOT / "recon" / "weights" / kind / "model.safetensors").is_file():
-            continue
-        folder = tmp_path_factory.mktemp(f"weights-{kind}")
-        model_class().save_pretrained(folder)
-        monkeypatch_module.setenv(f"RECON_{kind.upper()}_WEIGHTS", str(folder))
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """(app module, base URL) of the real app on a free local port, shared by the session
-    (tests/test_browser.py imports it: a closed Gradio app does not start again cleanly)."""
-    with pytest.MonkeyPatch.context() as patch:
-        ensure_weights(tmp_path_factory, patch)
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-tmp")))
-        import app
-
-        port = free_port()
-        app.demo.launch(**app.LAUNCH_OPTIONS, prevent_thread_lock=True, server_name="127.0.0.1",
-                        server_port=port, quiet=True)
-        yield app, f"http://127.0.0.1:{port}/"
-        app.demo.close()
 
 
 @pytest.fixture(scope="module")

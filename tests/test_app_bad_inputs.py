@@ -6,7 +6,6 @@ and after all of it a good request must still succeed.
 """
 
 import json
-import socket
 from pathlib import Path
 
 import httpx
@@ -27,41 +26,6 @@ FAST = {"resolution": 32}
 # Awkward photos the app must accept; the rest of the accepted ones are covered by the library
 # and CLI passes (each app reconstruction costs seconds on 2 cores).
 APP_ACCEPTED = ("animated", "gray-16bit", "cmyk", "gray-alpha", "exif-orientation-6")  # the cheapest valid settings: these tests are about errors, not quality
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _ids(writers):
-    return [writer.__name__.removeprefix("write_") for writer in writers]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """(app module, base URL, temp folder) of the real app on a free port; closed afterwards."""
-    with pytest.MonkeyPatch.context() as patch:
-        from recon.models.cgan import CGANGenerator
-        from recon.models.vae import VoxelVAE
-
-        for kind, model_class in (("cgan", CGANGenerator), ("vae", VoxelVAE)):
-            if not (ROOT / "recon" / "weights" / kind / "model.safetensors").is_file():
-                folder = tmp_path_factory.mktemp(f"weights-{kind}")
-                model_class().save_pretrained(folder)
-                patch.setenv(f"RECON_{kind.upper()}_WEIGHTS", str(folder))
-        temp = tmp_path_factory.mktemp("gradio-temp")
-        patch.setenv("GRADIO_TEMP_DIR", str(temp))
-        import app
-
-        port = _free_port()
-        app.demo.launch(**app.LAUNCH_OPTIONS, prevent_thread_lock=True, server_name="127.0.0.1",
-                        server_port=port, quiet=True)
-        try:
-            yield app, f"http://127.0.0.1:{port}/", temp
-        finally:
-            app.demo.close()
 
 
 @pytest.fixture(scope="module")

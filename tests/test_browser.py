@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_app import server  # noqa: F401  (the one shared app server)
-
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]

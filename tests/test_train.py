@@ -176,3 +176,14 @@ def test_two_step_command_line_run_writes_loadable_weights_and_configs(tmp_path,
     loaded = load_model(model, out)
     assert loaded.reconstruct(torch.zeros(1, 3, 32, 32)).shape == (1, 32, 32, 32)
     assert json.loads((out / "training_summary.json").read_text())["images_per_s"] > 0
+
+
+def test_learning_rate_drops_at_the_decay_step_also_after_resuming(tmp_path):
+    dataset = TinyShapes(count=16)
+    config = tiny_config(tmp_path / "decay", steps=2, checkpoint_every=2, log_every=1, eval_every=100,
+                         lr=1e-3, lr_discriminator=4e-4, lr_decay_step=2, lr_decay_factor=0.5)
+    task = train(config, CGANTask, dataset, None)
+    assert task.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3)  # steps 0, 1
+    resumed = train(dataclasses.replace(config, steps=3), CGANTask, dataset, None)  # step 2 decays
+    assert resumed.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert resumed.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(2e-4)

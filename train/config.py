@@ -34,6 +34,10 @@ class TrainConfig:
     lr: float = 2e-4  # generator / VAE
     lr_discriminator: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    # learning rates are multiplied by lr_decay_factor from step lr_decay_step on (0: never), so
+    # a long run ends with a finer phase; resuming past that step applies it too
+    lr_decay_step: int = 0
+    lr_decay_factor: float = 0.25
     grad_clip: float = 1.0  # max global gradient norm per optimizer; 0 disables
     # losses, shared: reconstruction = bce_weight * BCE + dice_weight * (1 - Dice), both per voxel
     bce_weight: float = 1.0

@@ -255,6 +255,20 @@ def export_weights(model: nn.Module, out: Path) -> None:
     save_weights(model, out)
 
 
+def learning_rate_scale(config: TrainConfig, step: int) -> float:
+    """1 before config.lr_decay_step, config.lr_decay_factor from it on (never when it is 0)."""
+    return config.lr_decay_factor if 0 < config.lr_decay_step <= step else 1.0
+
+
+def set_learning_rates(task, config: TrainConfig, step: int) -> None:
+    """Set every optimizer's lr from the config (not from a checkpoint) for this step."""
+    scale = learning_rate_scale(config, step)
+    for name, optimizer in task.optimizers.items():
+        base = config.lr_discriminator if name == "discriminator" else config.lr
+        for group in optimizer.param_groups:
+            group["lr"] = base * scale
+
+
 def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
           test_set: Dataset | None = None):
     """Train `task_class` (CGANTask or VAETask) for config.steps steps; returns the task.
@@ -314,6 +328,7 @@ def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
     for batch in batches:
         if step >= config.steps:
             break
+        set_learning_rates(task, config, step)
         images = batch["pixels"].to(parallel.device, non_blocking=True)
         voxels = batch["voxels"].to(parallel.device, non_blocking=True).float()
         scalars = task.train_step(images, voxels, step, noise)
