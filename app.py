@@ -293,7 +293,7 @@ def _plane_size(size_name, custom_width_cm, custom_height_cm):
 @spaces.GPU(duration=30)
 @_user_errors
 def place(scene, corners, mesh_file, size_name="A4", custom_width_cm=50.0, custom_height_cm=50.0,
-          width_m=0.9, rotation_deg=0.0, position_u=0.5, position_v=0.5):
+          width_m=0.5, rotation_deg=0.0, position_u=0.5, position_v=0.5):
     """Scene photo, corners JSON, mesh file -> composite PNG (scene's size), [PNG, camera JSON]."""
     image = _open_photo(scene, "room photo")
     corners = _corners_from_json(corners, image.size)
@@ -504,7 +504,7 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                 mesh_choice = gr.Radio(["cGAN", "VAE", "Uploaded file"], value="cGAN", label="Mesh to place")
                 mesh_file = gr.File(label="Mesh (.glb / .obj): from the Reconstruct tab, or upload your own",
                                     file_types=[".glb", ".obj"], type="filepath")
-                width_m = FiniteSlider(0.05, 5.0, value=0.9, step=0.05,
+                width_m = FiniteSlider(0.05, 5.0, value=0.5, step=0.05,
                                     label="Object width in metres (in rectangle widths when the size is unknown)")
                 rotation = FiniteSlider(-180, 180, value=0, step=5, label="Rotation about the vertical (degrees)")
                 with gr.Row():

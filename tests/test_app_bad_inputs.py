@@ -28,6 +28,10 @@ FAST = {"resolution": 32}
 APP_ACCEPTED = ("animated", "gray-16bit", "cmyk", "gray-alpha", "exif-orientation-6")  # the cheapest valid settings: these tests are about errors, not quality
 
 
+def _ids(writers):
+    return [writer.__name__.removeprefix("write_") for writer in writers]
+
+
 @pytest.fixture(scope="module")
 def client(server):
     return Client(server[1], verbose=False)
