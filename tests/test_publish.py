@@ -81,11 +81,14 @@ def test_local_copy_embeds_the_card_weights_and_evaluation_and_loads_back(weight
     from recon.hub import load_model
 
     destination = tmp_path / "embedded"
+    (tmp_path / "notes.md").write_text("Trained on the CPU: no GPU was lent.")
     subprocess.run([sys.executable, "-m", "train.publish", "--repo", "org/recon3d-vae", "--weights", str(weights),
-                    "--eval", str(tmp_path / "eval"), "--local", str(destination)], check=True,
+                    "--eval", str(tmp_path / "eval"), "--notes", str(tmp_path / "notes.md"),
+                    "--local", str(destination)], check=True,
                    cwd=Path(__file__).resolve().parents[1], capture_output=True)
     names = {path.name for path in destination.iterdir()}
     assert {"README.md", "config.json", "model.safetensors", "curve.png", "results.md"} <= names
     assert "checkpoint" not in names and "tensorboard" not in names
-    assert "VAE (mu) | 0.5 / 0.4" in (destination / "README.md").read_text()
+    card = (destination / "README.md").read_text()
+    assert "VAE (mu) | 0.5 / 0.4" in card and "no GPU was lent" in card
     assert load_model("vae", destination).latent_dim == 8

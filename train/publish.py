@@ -38,7 +38,7 @@ def _read_json(path: Path) -> dict:
 
 
 def model_card(folder: Path, repo: str, evaluation: str | None = None, credits: str | None = None,
-               license: str | None = None) -> str:
+               license: str | None = None, notes: str | None = None) -> str:
     """The README.md text for the model in `folder` (a Hub-style folder written by the trainer)."""
     config = _read_json(folder / "config.json")
     training = _read_json(folder / "train_config.json")
@@ -69,6 +69,8 @@ def model_card(folder: Path, repo: str, evaluation: str | None = None, credits: 
             lines.append(f"Throughput: {summary['images_per_s']:.0f} images/s on {summary.get('device')}"
                          f" ({summary.get('seconds_this_run', 0) / 60:.1f} min for the last run).")
         lines += ["All settings: `train_config.json`; scalars per step: `metrics.jsonl`.", ""]
+    if notes:
+        lines += [notes.strip(), ""]
     if (folder / "curve.png").exists():
         lines += ["![training curves](curve.png)", ""]
     if evaluation:
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval", type=Path, help="folder with results.md from train.evaluate")
     parser.add_argument("--credits", type=Path, help="Markdown file crediting the training data")
     parser.add_argument("--license", help="licence id for the card's metadata, e.g. cc-by-4.0")
+    parser.add_argument("--notes", type=Path, help="Markdown file added to the card after the training section")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="list what would be uploaded; no writes, no network")
     parser.add_argument("--local", type=Path, help="write card and files into this folder instead of uploading")
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     credits_file = args.credits or folder / "CREDITS.md"
     card = model_card(folder, args.repo,
                       evaluation_file.read_text() if evaluation_file.exists() else None,
-                      credits_file.read_text() if credits_file.exists() else None, args.license)
+                      credits_file.read_text() if credits_file.exists() else None, args.license,
+                      args.notes.read_text() if args.notes else None)
     try:
         files = upload_list(folder)
     except FileNotFoundError as error:
