@@ -407,7 +407,9 @@ Gaussian -> voxels). Each predicts a grid of occupancy probabilities; the mesh i
 
 ### Data credits
 Trained on procedurally generated furniture (beds, bookcases, chairs, desks, sofas, tables,
-wardrobes) rendered in Pix3D's layout; see each model card for the exact data and its licences.
+wardrobes) and on 110 Sweet Home 3D furniture models (its default catalog and the BlendSwap-CC-0,
+BlendSwap-CC-BY and KatorLegaz libraries), all rendered in Pix3D's layout on plain and room
+backgrounds. Every Sweet Home 3D model's author and licence is listed in the model cards.
 
 ### Limitations
 - One object per photo, roughly centred, on a background that differs from it; cluttered
