@@ -469,8 +469,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                         vae_files = gr.File(label="VAE downloads (.glb .obj .mat .npy)", file_count="multiple")
         reconstruct_outputs = [cgan_view, vae_view, model_input, cgan_info, vae_info, cgan_files, vae_files]
         gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
-                    cache_examples=True, cache_mode="lazy", examples_per_page=12,
-                    label="Examples (click one, results are cached)")
+                    cache_examples=True, cache_mode="eager", examples_per_page=12,
+                    label="Examples (click one: results were computed at start-up)")
         with gr.Accordion("VAE latent walk: morph one photo's shape into another's", open=False):
             with gr.Row():
                 walk_first = PhotoUpload(type="filepath", label="First photo", sources=["upload", "clipboard"], height=200)
