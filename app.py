@@ -13,6 +13,7 @@ photo, corners JSON, mesh file -> composite PNG of the scene's size, ...), `/int
 # On ZeroGPU `spaces` must be imported before torch initialises CUDA.
 import spaces  # isort: skip
 
+import ctypes
 import functools
 import json
 import logging
@@ -34,6 +35,25 @@ from recon.mesh import load_mesh
 from recon.pipeline import get_reconstructor
 
 logger = logging.getLogger("recon.app")
+
+M_ARENA_MAX = -8  # glibc mallopt parameter number
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas for this server process.
+
+    Gradio runs requests on many worker threads; glibc gives each its own arena, and freed
+    model/mesh buffers stay spread over them. Measured with scripts/load_test.py (16 clients, 100
+    reconstructions): server memory grew +202 MB by default, +48 MB with 2 arenas, same latency.
+    Same effect as MALLOC_ARENA_MAX=2, which only works if set before Python starts.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
+        pass
+
+
+_limit_malloc_arenas()
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
