@@ -404,6 +404,9 @@ def _model_card(kind: str) -> str:
     text = card.read_text(encoding="utf-8")
     if text.startswith("---"):  # drop the Hub front matter, keep the readable card
         text = text.split("---", 2)[-1]
+    # Its images are relative to the card's folder, which the page cannot reach: the curves are
+    # shown in the gallery below instead.
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
     return text.strip()
 
 

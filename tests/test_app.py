@@ -154,3 +154,13 @@ def test_bad_inputs_give_clear_errors_and_the_server_keeps_serving(client, tmp_p
         assert expected.lower() in message.lower(), (api_name, args, message)
     # Still serving.
     assert Path(client.predict(handle_file(str(FURNITURE[2])), api_name="/reconstruct")[0]).is_file()
+
+
+def test_about_tab_cards_have_no_unreachable_images_and_carry_the_evaluation():
+    import app
+
+    for kind in ("cgan", "vae"):
+        card = app._model_card(kind)
+        assert "![" not in card and "## Evaluation" in card and "silhouette retrieval" in card
+    assert "silhouette retrieval" in app._evaluation_table()
+    assert len(app._training_curves()) == 2
