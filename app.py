@@ -13,8 +13,8 @@ photo, corners JSON, mesh file -> composite PNG of the scene's size, ...), `/int
 # On ZeroGPU `spaces` must be imported before torch initialises CUDA.
 import spaces  # isort: skip
 
-import ctypes
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -27,7 +27,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from recon import ar, preview
+from recon import ar, heap, preview
 from recon.errors import EmptyGridError, ReconError
 from recon.exports import export_reconstruction
 from recon.images import load_image
@@ -36,24 +36,7 @@ from recon.pipeline import get_reconstructor
 
 logger = logging.getLogger("recon.app")
 
-M_ARENA_MAX = -8  # glibc mallopt parameter number
-
-
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas for this server process.
-
-    Gradio runs requests on many worker threads; glibc gives each its own arena, and freed
-    model/mesh buffers stay spread over them. Measured with scripts/load_test.py (16 clients, 100
-    reconstructions): server memory grew +202 MB by default, +48 MB with 2 arenas, same latency.
-    Same effect as MALLOC_ARENA_MAX=2, which only works if set before Python starts.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
-        pass
-
-
-_limit_malloc_arenas()
+heap.tune_heap()  # flat server memory under load (see recon/heap.py)
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
@@ -143,6 +126,8 @@ def _user_errors(function):
             raise
         except (ReconError, ValueError) as error:
             raise gr.Error(str(error), print_exception=False) from error
+        finally:
+            heap.release_free_memory()  # hand this request's freed buffers back to the system
 
     return wrapper
 
@@ -452,6 +437,28 @@ def _examples(kind: str) -> list[str]:
     return sorted(str(p) for p in (EXAMPLES / kind).glob("*.*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
 
+START_PHOTO = EXAMPLES / "furniture" / "chair-plain.jpg"  # shown already reconstructed when the page opens
+
+
+def _fingerprint(paths) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _examples_cache_folder() -> Path:
+    """Gradio's cached example results, in a folder named after the weights and the code that
+    made them: after a retrain or a code change the examples are recomputed, never shown stale
+    (Gradio itself reuses `.gradio/cached_examples` as long as the folder exists)."""
+    sources = [*WEIGHTS.glob("*/model.safetensors"), *WEIGHTS.glob("*/config.json"),
+               Path(__file__).resolve(), *(ROOT / "recon").rglob("*.py")]
+    return ROOT / ".gradio" / "cached_examples" / _fingerprint(sources)
+
+
+os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(_examples_cache_folder()))
+
 THEME = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
 CSS = ".viewer-info {min-height: 3.5em}"
 
@@ -491,7 +498,7 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                         vae_info = gr.Markdown(elem_classes="viewer-info")
                         vae_files = gr.File(label="VAE downloads (.glb .obj .mat .npy)", file_count="multiple")
         reconstruct_outputs = [cgan_view, vae_view, model_input, cgan_info, vae_info, cgan_files, vae_files]
-        gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
+        furniture_examples = gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
                     cache_examples=True, cache_mode="eager", examples_per_page=12,
                     label="Examples (click one: results were computed at start-up)")
         with gr.Accordion("VAE latent walk: morph one photo's shape into another's", open=False):
@@ -556,6 +563,10 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
             gr.Gallery(_training_curves(), label="Training curves", columns=2, height=320)
         gr.Markdown(ABOUT)
 
+    def show_start_example(request: gr.Request):
+        """The start photo's cached results, already postprocessed, for every newly opened page."""
+        return furniture_examples.load_from_cache(_examples("furniture").index(str(START_PHOTO)), request)
+
     # Events. Public API: /reconstruct, /place, /interpolate, /find_reference; the rest is UI only.
     run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode],
                      reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
@@ -578,7 +589,12 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                                rotation, position_u, position_v], [composite, ar_files], api_name="place",
                        concurrency_limit=2, time_limit=REQUEST_TIME_LIMIT_S)
 
+    # A new page opens on a finished example: the viewers start (and load their 3D engine) at once.
+    demo.load(lambda: str(START_PHOTO), None, photo, queue=False, api_visibility="private").then(
+        show_start_example, None, reconstruct_outputs, postprocess=False, api_visibility="private")
+
 demo.queue(max_size=32, default_concurrency_limit=2)
+heap.freeze_long_lived()  # cheap garbage collections after each request (see recon/heap.py)
 
 # Theme and CSS belong to launch() in Gradio 6; tests launch with the same options.
 LAUNCH_OPTIONS = dict(theme=THEME, css=CSS, ssr_mode=False, max_file_size="20mb")

@@ -81,6 +81,23 @@ def resident_mb(pid: int) -> float:
     raise RuntimeError(f"cannot read the memory of process {pid}")
 
 
+def memory_breakdown(pid: int) -> dict[str, float]:
+    """Resident memory split as the kernel counts it (MB): anonymous (heaps, buffers), file-backed
+    (pages of loaded libraries and files), shared memory; plus the thread count. Linux only."""
+    fields = {"VmRSS": "rss_mb", "RssAnon": "anon_mb", "RssFile": "file_mb", "RssShmem": "shmem_mb"}
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in fields:
+                found[fields[key]] = round(int(value.split()[0]) / 1024, 1)
+            elif key == "Threads":
+                found["threads"] = int(value)
+    except OSError:
+        pass
+    return found
+
+
 def _weights_environment(folder: Path) -> tuple[dict, str]:
     """Environment variables pointing at usable weights, and a note on which ones."""
     env = {}
@@ -250,6 +267,14 @@ def print_summary(report: dict) -> None:
           f"{report['rss_before_mb']:.0f} MB -> {report['rss_after_mb']:.0f} MB "
           f"(growth {report['rss_growth_mb']:+.0f} MB, peak {report['rss_peak_mb']:.0f} MB); "
           f"finished in time: {report['finished']}")
+    if report["memory_before"] and report["memory_after"]:
+        print("server memory before -> after: " + ", ".join(
+            f"{key} {report['memory_before'][key]:g} -> {report['memory_after'][key]:g}"
+            for key in report["memory_before"] if key in report["memory_after"]))
+    if report["soak_rounds"]:
+        print(f"soak: {report['soak_rounds']} more rounds of the same mix, RSS after each: "
+              f"{', '.join(f'{mb:.0f}' for mb in report['soak_rss_after_each_round_mb'])} MB; "
+              f"{report['soak_failures']} failures")
     for failure in report["failures"][:10]:
         print(f"  FAILED {failure['kind']} {failure['label']}: {failure['detail'][:200]}")
     print("PASS" if report["passed"] else "FAIL")
@@ -265,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the whole mix (default 900, smoke 240)")
     parser.add_argument("--max-growth-mb", type=float, default=100.0)
     parser.add_argument("--url", default=None, help="use this running server (RSS then not measured)")
+    parser.add_argument("--soak", type=int, default=0,
+                        help="run the same mix this many more times on the same server, reading RSS after each "
+                             "(tells a one-off plateau from a steady leak; the pass/fail growth is the first round's)")
     parser.add_argument("--json", default=str(ROOT / "runs" / "load-test.json"), help="where to write the report")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -289,12 +317,21 @@ def main(argv: list[str] | None = None) -> int:
             warm_up += [job for job in jobs if job.kind == "place"][:2]
             run_clients(url, warm_up, args.clients, timeout, folder / "downloads")
             rss_before = resident_mb(process.pid) if process else float("nan")
+            memory_before = memory_breakdown(process.pid) if process else {}
             monitor = MemoryMonitor(process.pid if process else None)
             clock = time.perf_counter()
             outcomes, finished = run_clients(url, jobs, args.clients, timeout, folder / "downloads")
             wall = time.perf_counter() - clock
             time.sleep(1.0)  # let the server drop the last requests' buffers
             rss_after = resident_mb(process.pid) if process else float("nan")
+            memory_after = memory_breakdown(process.pid) if process else {}
+            soak_rss, soak_failures = [], 0
+            for _ in range(args.soak):
+                more, more_finished = run_clients(url, jobs, args.clients, timeout, folder / "downloads")
+                soak_failures += sum(not o.ok for o in more) + len(jobs) - len(more)
+                finished = finished and more_finished
+                time.sleep(1.0)
+                soak_rss.append(round(resident_mb(process.pid), 1) if process else float("nan"))
             rss_peak = monitor.stop()
         finally:
             if process is not None:
@@ -312,8 +349,10 @@ def main(argv: list[str] | None = None) -> int:
             "rss_before_mb": round(rss_before, 1), "rss_after_mb": round(rss_after, 1),
             "rss_growth_mb": round(growth, 1), "rss_peak_mb": round(rss_peak, 1), "finished": finished,
             "unfinished": len(jobs) - len(outcomes), "failures": failures,
+            "memory_before": memory_before, "memory_after": memory_after,
+            "soak_rounds": args.soak, "soak_rss_after_each_round_mb": soak_rss, "soak_failures": soak_failures,
         }
-        report["passed"] = bool(finished and not failures and len(outcomes) == len(jobs)
+        report["passed"] = bool(finished and not failures and len(outcomes) == len(jobs) and not soak_failures
                                 and not growth >= args.max_growth_mb)
     print_summary(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

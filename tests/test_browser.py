@@ -7,7 +7,6 @@ Never runs `playwright install`: chromium comes from apt (.ci/run installs it).
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -15,21 +14,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests import browser
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("RECON_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHOTO = ROOT / "examples" / "furniture" / "chair-plain.jpg"
 SCENE = ROOT / "examples" / "scenes" / "room.jpg"
 TRUE_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room.json").read_text())
 
 
 def _require_chromium():
-    if Path(CHROMIUM).is_file() or shutil.which(CHROMIUM):
+    if browser.chromium_available():
         return
-    message = f"chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+    message = f"chromium not found at {browser.CHROMIUM} (apt-get install -y chromium)"
     if os.environ.get("CI"):
         pytest.fail(message)  # CI must run the browser checks, never silently skip them
     pytest.skip(message)
@@ -49,38 +47,19 @@ def page(tmp_path_factory, server, artifacts):
     sync_api = pytest.importorskip("playwright.sync_api")
     url = server[1]
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=FLAGS, viewport={"width": 1400, "height": 1000})
+        context = browser.launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
         browser_page = context.new_page()
         browser_page.requests = []
         browser_page.on("request", lambda request: browser_page.requests.append(request.url))
         clock = time.perf_counter()
         browser_page.goto(url)
-        browser_page.get_by_role("button", name="Reconstruct with both models").wait_for(state="visible")
+        browser_page.get_by_role("button", name=browser.RECONSTRUCT_BUTTON).wait_for(state="visible")
         browser_page.timings = {"page_ready_s": time.perf_counter() - clock}
         browser_page.base_url = url
         yield browser_page
         (artifacts / "timings.json").write_text(json.dumps(browser_page.timings, indent=2))
         print(f"browser timings: {browser_page.timings}")
         context.close()
-
-
-def _canvas_spread(page, selector: str, path: Path) -> float:
-    """Std of the canvas's screenshot pixels (0 for a blank, single-colour canvas)."""
-    page.locator(selector).screenshot(path=str(path))
-    return float(np.asarray(Image.open(path).convert("L"), dtype=np.float32).std())
-
-
-def _wait_for_drawing(page, selector: str, path: Path, timeout_s: float = 30.0) -> float:
-    deadline = time.perf_counter() + timeout_s
-    spread = 0.0
-    while time.perf_counter() < deadline:
-        spread = _canvas_spread(page, selector, path)
-        if spread > 8:
-            return spread
-        time.sleep(0.25)
-    return spread
 
 
 def test_page_is_ready_fast_and_offline(page):
@@ -90,21 +69,20 @@ def test_page_is_ready_fast_and_offline(page):
 
 
 def test_reconstruct_shows_both_meshes(page, artifacts):
-    page.locator("#photo input[type=file]").set_input_files(str(PHOTO))
-    page.locator("#photo img").first.wait_for(state="visible")
-    clock = time.perf_counter()
-    page.get_by_role("button", name="Reconstruct with both models").click()
-    for viewer in ("#cgan-view canvas", "#vae-view canvas"):
-        page.locator(viewer).wait_for(state="visible", timeout=60_000)
-    page.timings["click_to_both_canvases_s"] = time.perf_counter() - clock
-    spreads = [_wait_for_drawing(page, f"#{name}-view canvas", artifacts / f"{name}-canvas.png")
-               for name in ("cgan", "vae")]
-    page.timings["click_to_both_meshes_drawn_s"] = time.perf_counter() - clock
-    time.sleep(3)  # let Babylon settle before the record screenshot
+    browser.wait_for_start_example(page)  # the page opens on a finished example
+    browser.upload_photo(page, PHOTO)
+    browser.reset_draws(page)
+    page.get_by_role("button", name=browser.RECONSTRUCT_BUTTON).click()
+    times = browser.wait_for_meshes(page)  # each viewer ran a draw call with its new mesh
+    page.timings.update({f"click_to_{key}_s" if "faces" not in key else key: value for key, value in times.items()})
+    for name in browser.VIEWERS:
+        assert times[f"{name}_faces"] > 1000  # a real mesh, not an empty placeholder
+        assert 0 < times[f"{name}_glb_loaded"] <= times[f"{name}_drawn"]
+    time.sleep(2)  # let Babylon finish framing the mesh before the record screenshot
     page.screenshot(path=str(artifacts / "reconstruct.png"), full_page=True)
-    for name in ("cgan", "vae"):
-        _canvas_spread(page, f"#{name}-view canvas", artifacts / f"{name}-canvas.png")
-    assert min(spreads) > 8, spreads  # both viewers draw a shaded mesh, not a blank canvas
+    spreads = [browser.canvas_spread(page, f"#{name}-view canvas", artifacts / f"{name}-canvas.png")
+               for name in browser.VIEWERS]
+    assert min(spreads) > 8, spreads  # both viewers show a shaded mesh, not a blank canvas
 
 
 def _click_image_pixel(page, selector: str, x: float, y: float) -> None:
