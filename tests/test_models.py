@@ -53,7 +53,30 @@ def test_vae_without_generator_decodes_the_mean():
     model = VoxelVAE(**SMALL).eval()
     x = images(1, 32)
     mu, _ = model.encode(x)
-    assert torch.allclose(model.reconstruct(x), torch.sigmoid(model.decode(mu)))
+    assert torch.allclose(model.reconstruct(x, mirror=False), torch.sigmoid(model.decode(mu)))
+
+
+@pytest.mark.parametrize("model_class", [CGANGenerator, VoxelVAE])
+def test_reconstruct_averages_with_the_mirrored_photo_along_x(model_class):
+    model = model_class(**SMALL).eval()
+    x = images(2, 32)
+    flipped = torch.flip(x, dims=[3])  # photo left-right
+    single = model.reconstruct(x, mirror=False)
+    expected = (single + torch.flip(model.reconstruct(flipped, mirror=False), dims=[1])) / 2  # back along i (+X)
+    assert torch.allclose(model.reconstruct(x), expected, atol=1e-6)
+    assert not torch.allclose(single, expected, atol=1e-4)  # the mirrored pass changes something
+    # Mirroring the photo mirrors the averaged grid along X exactly.
+    assert torch.allclose(model.reconstruct(flipped), torch.flip(model.reconstruct(x), dims=[1]), atol=1e-6)
+
+
+@pytest.mark.parametrize("model_class", [CGANGenerator, VoxelVAE])
+def test_mirrored_pass_uses_the_same_latent_draw(model_class):
+    model = model_class(**SMALL).eval()
+    x = images(2, 32)
+    seeded = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    direct = model.reconstruct(x, seeded(), mirror=False)
+    mirrored = model.reconstruct(torch.flip(x, dims=[3]), seeded(), mirror=False)
+    assert torch.allclose(model.reconstruct(x, seeded()), (direct + torch.flip(mirrored, dims=[1])) / 2, atol=1e-6)
 
 
 @pytest.mark.parametrize("model_class", [CGANGenerator, VoxelVAE])

@@ -10,7 +10,8 @@ Protocol (also written into the outputs):
 - F-score at 1% of the cube side (0.01) between 20,000 points sampled on the 0.5 iso-surfaces of
   the same 32^3 grids (canonical cube [-0.5, 0.5]^3);
 - per category and the mean over categories, separately for each background kind (clean, room);
-- cGAN at z = 0 and VAE at mu (their deterministic predictions); sample diversity (mean pairwise
+- cGAN at z = 0 and VAE at mu (their deterministic predictions), each averaged with its prediction
+  for the photo flipped left-right, exactly as the app and library run them; sample diversity (mean pairwise
   IoU distance of 4 samples per image) is reported beside them;
 - baselines on the same images (train/baselines.py): global mean shape and per-category mean
   shape, thresholds chosen on the training split; silhouette retrieval by 32 x 32 mask IoU.
@@ -186,7 +187,8 @@ def summarise(scores, diversity, global_mean, category_means, train_count: int) 
             "pooling": "predictions above 32^3 are max-pooled (any-pooled) to 32^3 before thresholding",
             "alignment": "none (grids compared in the canonical frame as predicted)",
             "mean": "mean over categories of the per-category means",
-            "models": "cGAN at z = 0, VAE at mu; sample_diversity = mean pairwise IoU distance of "
+            "models": "cGAN at z = 0, VAE at mu, each averaged with the left-right mirrored photo's prediction "
+                      "(the library's default inference); sample_diversity = mean pairwise IoU distance of "
                       f"{DIVERSITY_SAMPLES} samples per image",
             "baselines": {
                 "global mean shape": {"threshold": global_mean.level, "training_iou": global_mean.training_iou},
@@ -209,7 +211,8 @@ def markdown_table(results: dict) -> str:
         "Protocol: test split with models unseen in training; grids at 32^3 (64^3 predictions "
         f"any-pooled), IoU at threshold {protocol['iou_threshold']}, F-score at "
         f"{protocol['f_score_threshold']} of the cube side ({protocol['f_score_points']} surface points); no re-alignment, no threshold search "
-        "for the networks (cGAN at z = 0, VAE at mu); mean = mean over categories. Baselines: "
+        "for the networks (cGAN at z = 0, VAE at mu, each averaged with its prediction for the photo flipped "
+        "left-right, as the app runs them); mean = mean over categories. Baselines: "
         f"global mean shape thresholded at {thresholds['global mean shape']['threshold']:.2f} and "
         f"per-category mean shapes at ({category_levels}), thresholds chosen on the training split; "
         "silhouette retrieval = shape of the training image with the nearest 32 x 32 mask (IoU).",

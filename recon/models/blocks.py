@@ -32,6 +32,27 @@ Load it with `recon.hub.load_model(kind, "<this folder or repo id>")`; the grid 
 """
 
 
+def mirror_averaged(predict, images: Tensor, generator: torch.Generator | None = None,
+                    mirror: bool = True) -> Tensor:
+    """`predict(images, generator)` -> (B, D, D, D) probabilities, averaged with the prediction for
+    the photos flipped left-right (when `mirror`).
+
+    Grids live in the object's canonical frame (recon.voxels: i along +X, the viewer's right), so a
+    photo flipped left-right shows the object mirrored across X = 0, seen from the mirrored
+    viewpoint: its prediction flipped back along i is a second estimate of the same grid, whatever
+    the camera's azimuth. Both passes use the same latent draw when a generator is given.
+    """
+    if not mirror:
+        return predict(images, generator)
+    twin = None
+    if generator is not None:
+        twin = torch.Generator(device=generator.device)
+        twin.set_state(generator.get_state())
+    direct = predict(images, generator)
+    mirrored = predict(torch.flip(images, dims=[3]), twin)
+    return (direct + torch.flip(mirrored, dims=[1])) / 2
+
+
 def group_norm(channels: int) -> nn.GroupNorm:
     """GroupNorm with up to 8 groups of at least 4 channels (batch-size independent, unlike BatchNorm)."""
     return nn.GroupNorm(max(1, min(8, channels // 4)), channels)

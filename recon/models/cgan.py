@@ -9,7 +9,8 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from recon.models.blocks import BOTTLENECK, MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder, stage_count
+from recon.models.blocks import (BOTTLENECK, MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder, mirror_averaged,
+                                 stage_count)
 
 
 class CGANGenerator(
@@ -44,9 +45,11 @@ class CGANGenerator(
         return torch.randn(batch, self.latent_dim, generator=generator, device=generator.device).to(device)
 
     @torch.inference_mode()
-    def reconstruct(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """(B, 3, S, S) images -> (B, D, D, D) occupancy probabilities; z = 0 unless a generator is given."""
-        return torch.sigmoid(self(images, self.sample_noise(images.shape[0], generator)))
+    def reconstruct(self, images: Tensor, generator: torch.Generator | None = None, mirror: bool = True) -> Tensor:
+        """(B, 3, S, S) images -> (B, D, D, D) occupancy probabilities; z = 0 unless a generator is
+        given; averaged with the left-right mirrored photo's prediction unless `mirror` is False."""
+        return mirror_averaged(lambda x, g: torch.sigmoid(self(x, self.sample_noise(x.shape[0], g))),
+                               images, generator, mirror)
 
 
 class VoxelEncoder(nn.Module):

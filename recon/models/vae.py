@@ -7,7 +7,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
-from recon.models.blocks import MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder
+from recon.models.blocks import MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder, mirror_averaged
 
 
 class VoxelVAE(
@@ -54,8 +54,12 @@ class VoxelVAE(
         return self.decode(self.sample(mu, logvar, generator)), mu, logvar
 
     @torch.inference_mode()
-    def reconstruct(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """(B, 3, S, S) images -> (B, D, D, D) probabilities: decode(mu), or a sample when a generator is given."""
-        mu, logvar = self.encode(images)
-        z = mu if generator is None else self.sample(mu, logvar, generator)
-        return torch.sigmoid(self.decode(z))
+    def reconstruct(self, images: Tensor, generator: torch.Generator | None = None, mirror: bool = True) -> Tensor:
+        """(B, 3, S, S) images -> (B, D, D, D) probabilities: decode(mu), or a sample when a generator
+        is given; averaged with the left-right mirrored photo's prediction unless `mirror` is False."""
+
+        def predict(x: Tensor, g: torch.Generator | None) -> Tensor:
+            mu, logvar = self.encode(x)
+            return torch.sigmoid(self.decode(mu if g is None else self.sample(mu, logvar, g)))
+
+        return mirror_averaged(predict, images, generator, mirror)
