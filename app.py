@@ -498,8 +498,11 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                         vae_info = gr.Markdown(elem_classes="viewer-info")
                         vae_files = gr.File(label="VAE downloads (.glb .obj .mat .npy)", file_count="multiple")
         reconstruct_outputs = [cgan_view, vae_view, model_input, cgan_info, vae_info, cgan_files, vae_files]
-        furniture_examples = gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
+        # A new page opens on the start photo's cached results: the viewers and their 3D engine are
+        # ready before the first click.
+        gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
                     cache_examples=True, cache_mode="eager", examples_per_page=12,
+                    preload=_examples("furniture").index(str(START_PHOTO)),
                     label="Examples (click one: results were computed at start-up)")
         with gr.Accordion("VAE latent walk: morph one photo's shape into another's", open=False):
             with gr.Row():
@@ -563,10 +566,6 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
             gr.Gallery(_training_curves(), label="Training curves", columns=2, height=320)
         gr.Markdown(ABOUT)
 
-    def show_start_example(request: gr.Request):
-        """The start photo's cached results, already postprocessed, for every newly opened page."""
-        return furniture_examples.load_from_cache(_examples("furniture").index(str(START_PHOTO)), request)
-
     # Events. Public API: /reconstruct, /place, /interpolate, /find_reference; the rest is UI only.
     run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode],
                      reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
@@ -588,10 +587,6 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     place_button.click(place, [scene, corners_text, mesh_file, plane, custom_width, custom_height, width_m,
                                rotation, position_u, position_v], [composite, ar_files], api_name="place",
                        concurrency_limit=2, time_limit=REQUEST_TIME_LIMIT_S)
-
-    # A new page opens on a finished example: the viewers start (and load their 3D engine) at once.
-    demo.load(lambda: str(START_PHOTO), None, photo, queue=False, api_visibility="private").then(
-        show_start_example, None, reconstruct_outputs, postprocess=False, api_visibility="private")
 
 demo.queue(max_size=32, default_concurrency_limit=2)
 heap.freeze_long_lived()  # cheap garbage collections after each request (see recon/heap.py)
