@@ -107,17 +107,22 @@ def vae_latent_walk(vae: torch.nn.Module, first: PreparedImage, second: Prepared
     """Occupancy grids (D, D, D) float32 decoded along the straight line between the two photos'
     mean latents: the first grid is photo one's reconstruction, the last photo two's.
 
+    As `VoxelVAE.reconstruct` does, each step averages two walks: between the photos' latents and
+    between the left-right mirrored photos' latents (that grid flipped back along X).
     vae: a recon.models.vae.VoxelVAE (anything with encode(images) -> (mu, logvar) and
     decode(z) -> logits). Raises ValueError when steps < 2.
     """
     device = next(vae.parameters()).device
     pixels = torch.from_numpy(np.stack([first.pixels, second.pixels])).to(device)
+    walks = []
     with torch.inference_mode():
-        mu, _ = vae.encode(pixels)
-        latents = interpolate_latents(mu[0].float().cpu().numpy(), mu[1].float().cpu().numpy(), steps)
-        z = torch.from_numpy(latents).to(device=device, dtype=mu.dtype)
-        probabilities = torch.sigmoid(vae.decode(z))
-    return list(probabilities.float().cpu().numpy())
+        for mirrored in (False, True):
+            mu, _ = vae.encode(torch.flip(pixels, dims=[3]) if mirrored else pixels)
+            latents = interpolate_latents(mu[0].float().cpu().numpy(), mu[1].float().cpu().numpy(), steps)
+            z = torch.from_numpy(latents).to(device=device, dtype=mu.dtype)
+            probabilities = torch.sigmoid(vae.decode(z))
+            walks.append(torch.flip(probabilities, dims=[1]) if mirrored else probabilities)
+    return list(((walks[0] + walks[1]) / 2).float().cpu().numpy())
 
 
 def render_view(mesh: trimesh.Trimesh, size: int = 256, azimuth_deg: float = 30.0,
