@@ -29,8 +29,7 @@ import logging
 
 log = logging.getLogger(__name__)
 
-M_TRIM_THRESHOLD = -1  # glibc mallopt parameter numbers (malloc.h)
-M_MMAP_THRESHOLD = -3
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter numbers (malloc.h)
 M_ARENA_MAX = -8
 
 DEFAULT_ARENAS = 2

@@ -3,7 +3,7 @@
     python scripts/bench_browser.py                    # 5 fresh pages + 4 more clicks on the last one
     python scripts/bench_browser.py --fresh 3 --warm 2 --json runs/bench-browser.json
 
-Starts `python app.py` on a free port, waits until it answers, then for each fresh page: open the
+Starts `python app.py` on a free port as the load test does (scripts/load_test.py), waits until it answers, then for each fresh page: open the
 page (page ready = the reconstruct button is visible; then wait until the example the page opens
 with is drawn in both viewers), upload another example photo, click
 "Reconstruct with both models", and time, from the click: each .glb fully received, and each
@@ -18,38 +18,21 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from load_test import start_server  # noqa: E402  (same server start-up as the load test)
 
 from tests.browser import (RECONSTRUCT_BUTTON, chromium_available, launch, reset_draws, upload_photo,  # noqa: E402
                            wait_for_meshes, wait_for_start_example)
-from tests.conftest import free_port  # noqa: E402
 
 PHOTOS = [p for p in sorted((ROOT / "examples" / "furniture").glob("*.jpg")) if p.name != "chair-plain.jpg"]  # not the start photo
-
-
-def start_server(port: int) -> subprocess.Popen:
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"app.py exited with status {process.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            return process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit("app.py did not answer within 300 s")
 
 
 def reconstruct(page, photo: Path) -> dict:
@@ -72,31 +55,30 @@ def main() -> None:
         raise SystemExit("chromium not found (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    server = start_server(port)
-    url = f"http://127.0.0.1:{port}/"
     rounds = []
-    try:
-        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profiles:
-            for index in range(args.fresh):
-                context = launch(playwright, Path(profiles) / f"fresh-{index}")
-                page = context.new_page()
-                clock = time.perf_counter()
-                page.goto(url)
-                page.get_by_role("button", name=RECONSTRUCT_BUTTON).wait_for(state="visible")
-                ready = time.perf_counter() - clock
-                wait_for_start_example(page)
-                shown = time.perf_counter() - clock
-                rounds.append({"kind": "fresh", "page_ready": ready, "start_example_drawn": shown,
-                               **reconstruct(page, PHOTOS[index % len(PHOTOS)])})
-                if index < args.fresh - 1:
-                    context.close()
-            for index in range(args.warm):
-                rounds.append({"kind": "warm", **reconstruct(page, PHOTOS[(args.fresh + index) % len(PHOTOS)])})
-            context.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="recon-bench-") as scratch:
+        server, url, _ = start_server(Path(scratch), startup_timeout=300)
+        try:
+            with sync_playwright() as playwright:
+                for index in range(args.fresh):
+                    context = launch(playwright, Path(scratch) / f"profile-{index}")
+                    page = context.new_page()
+                    clock = time.perf_counter()
+                    page.goto(url)
+                    page.get_by_role("button", name=RECONSTRUCT_BUTTON).wait_for(state="visible")
+                    ready = time.perf_counter() - clock
+                    wait_for_start_example(page)
+                    shown = time.perf_counter() - clock
+                    rounds.append({"kind": "fresh", "page_ready": ready, "start_example_drawn": shown,
+                                   **reconstruct(page, PHOTOS[index % len(PHOTOS)])})
+                    if index < args.fresh - 1:
+                        context.close()
+                for index in range(args.warm):
+                    rounds.append({"kind": "warm", **reconstruct(page, PHOTOS[(args.fresh + index) % len(PHOTOS)])})
+                context.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
     print(f"{'round':<7}{'photo':<20}{'ready s':>9}{'cGAN glb':>10}{'VAE glb':>9}{'cGAN drawn':>12}"
           f"{'VAE drawn':>11}{'both':>7}{'faces':>14}")
