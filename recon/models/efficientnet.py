@@ -240,10 +240,13 @@ def remap_reference_state_dict(reference: dict[str, Tensor], model: EfficientNet
     unexpected, ours = [], {}
     for key, tensor in reference.items():
         try:
-            ours[reference_key_to_ours(key)] = tensor
+            name = reference_key_to_ours(key)
         except WeightsError:
-            unexpected.append(key)
-    unexpected += [key for key in ours if key not in expected]
+            name = None
+        if name in expected:
+            ours[name] = tensor
+        else:
+            unexpected.append(key)  # named as in the file, to find it there
     missing = sorted(expected.keys() - ours.keys())
     wrong_shape = [f"{name} {tuple(ours[name].shape)} != {tuple(tensor.shape)}"
                    for name, tensor in expected.items() if name in ours and ours[name].shape != tensor.shape]
