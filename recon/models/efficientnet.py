@@ -142,8 +142,8 @@ class EfficientNetLite0(nn.Module):
     """EfficientNet-Lite0: (B, 3, H, W) ImageNet-normalised RGB -> (B, num_classes) logits.
 
     frozen_stages: 0 trains everything; from 1 to 7 the stem and the first `frozen_stages` stages
-    keep their weights and BatchNorm statistics: their parameters need no gradient, they stay in eval mode through
-    `train()`, and they run under torch.no_grad (no activations kept for backward).
+    keep their weights and BatchNorm statistics: their parameters need no gradient, they stay in
+    eval mode through `train()`, and they run under torch.no_grad (no activations kept for backward).
     """
 
     def __init__(self, num_classes: int = 1000, frozen_stages: int = 0):
