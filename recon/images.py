@@ -167,6 +167,53 @@ def estimate_mask(rgb: np.ndarray) -> np.ndarray:
     return mask
 
 
+@dataclass(frozen=True)
+class FramedImage:
+    """A whole photo letterboxed into the model's square input (the pass that finds the object).
+
+    pixels: float32 (3, S, S) in [-1, 1]; scale: input pixels per photo pixel; offset: (x, y) input
+    pixel where the photo's corner lands; image_size: the photo's (width, height).
+    """
+
+    pixels: np.ndarray
+    scale: float
+    offset: tuple[float, float]
+    image_size: tuple[int, int]
+
+
+def frame_image(image: Image.Image, size: int = IMAGE_SIZE) -> FramedImage:
+    """The whole photo, its longer side resized to ``size`` and centred on a square padded with
+    its mean colour (so the padding reads as neither object nor a strong edge)."""
+    rgb = image.convert("RGB")
+    width, height = rgb.size
+    scale = size / max(width, height)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = np.asarray(rgb.resize((new_w, new_h), Image.Resampling.BILINEAR))
+    left, top = (size - new_w) // 2, (size - new_h) // 2
+    canvas = np.empty((size, size, 3), np.uint8)
+    canvas[:] = resized.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+    canvas[top:top + new_h, left:left + new_w] = resized
+    pixels = (canvas.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+    return FramedImage(np.ascontiguousarray(pixels), scale, (left, top), (width, height))
+
+
+def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float = 0.5) -> np.ndarray:
+    """A mask predicted on a framed photo, float (S, S) -> bool (H, W) in the photo's pixels:
+    the largest piece above ``level`` is kept (on the small map, where it is cheap), then the
+    map is cut to the photo's area and resized to the photo (empty when nothing is above level)."""
+    width, height = framed.image_size
+    left, top = framed.offset
+    probabilities = np.asarray(probabilities, np.float32)
+    labels, count = scipy.ndimage.label(probabilities >= level)
+    if count > 1:
+        sizes = np.bincount(labels.ravel())[1:]
+        probabilities = np.where(labels == (np.argmax(sizes) + 1), probabilities, 0.0).astype(np.float32)
+    region = (left, top, left + width * framed.scale, top + height * framed.scale)
+    resized = Image.fromarray(probabilities, mode="F").resize((width, height), Image.Resampling.BILINEAR,
+                                                              box=region)
+    return np.asarray(resized) >= level
+
+
 def _bbox_from_mask(mask: np.ndarray) -> tuple[int, int, int, int]:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

@@ -1,13 +1,20 @@
-"""Conditional GAN training: hinge loss against a spectral-norm discriminator, plus reconstruction.
+"""Conditional GAN training: a projection patch discriminator kept in balance, plus reconstruction
+and the object heads (mask, category, camera) on the shared encoder.
 
 Per step, on a batch of (image, grid) pairs:
-  1. the generator predicts grids for every image with two noise draws z1, z2 (one forward pass);
-  2. the discriminator learns real pairs up, generated pairs down (hinge: relu(1 - D(real)) +
-     relu(1 + D(fake)));
-  3. the generator learns reconstruction (BCE + Dice) + adversarial_weight * -D(fake), and the
-     diversity-sensitive term -min(|G(x, z1) - G(x, z2)| / |z1 - z2|, cap) that keeps z in use.
-The reconstruction term makes training stable in few steps; the adversarial and diversity terms
-make samples for one image differ plausibly. Inference uses z = 0.
+  1. the generator predicts grids for every image with two noise draws z1, z2 (one encoder pass);
+  2. the discriminator (recon.models.cgan.CGANDiscriminator: 4^3 patch scores, conditioned on
+     the generator's image features, detached) learns real pairs up and generated pairs down with
+     the hinge loss, on grids blurred by Gaussian instance noise that fades out over
+     `instance_noise_steps` (early on, real grids are binary and generated ones soft, which a
+     discriminator could tell apart without looking at the shape); every `r1_every` steps an R1
+     penalty (the squared gradient norm at real grids, Mescheder et al. 2018) keeps it smooth;
+  3. the generator learns reconstruction (BCE + Dice) + adversarial_weight * -D(fake) + head losses,
+     and the diversity-sensitive term -min(|G(x, z1) - G(x, z2)| / |z1 - z2|, cap) that keeps z
+     in use.
+Logged besides the losses: the discriminator's accuracy on real and on generated patches, and the
+adversarial share of the generator's gradient at its output (|g_adv| / (|g_adv| + |g_rec|)).
+Inference uses z = 0.
 
     python -m train.cgan --data DIR [--data DIR2] --out DIR --steps N [--any TrainConfig field]
 """
@@ -20,7 +27,8 @@ from torch import Tensor, nn
 
 from recon.models.cgan import CGANDiscriminator, CGANGenerator
 from train.config import TrainConfig
-from train.loop import clip_and_step, main, reconstruction_loss
+from train.loop import (build_model_kwargs, clip_and_step, head_accuracy, head_losses, main, reconstruction_loss,
+                        start_from_pretrained)
 
 
 @contextlib.contextmanager
@@ -40,14 +48,15 @@ class CGANTask:
 
     def __init__(self, config: TrainConfig, device: torch.device, autocast, wrap):
         self.config, self.autocast = config, autocast
-        sizes = dict(image_size=config.image_size, resolution=config.resolution,
-                     feature_dim=config.feature_dim, base_channels=config.base_channels)
-        self.generator = CGANGenerator(latent_dim=config.latent_dim, **sizes).to(device)
-        self.discriminator = CGANDiscriminator(**sizes).to(device)
+        self.generator = CGANGenerator(latent_dim=config.latent_dim, **build_model_kwargs(config)).to(device)
+        start_from_pretrained(self.generator, config)
+        self.discriminator = CGANDiscriminator(config.resolution, config.feature_dim,
+                                               config.decoder_channels).to(device)
         self.model = self.generator
         self.modules = {"generator": self.generator, "discriminator": self.discriminator}
         self.optimizers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas),
+            "generator": torch.optim.Adam([p for p in self.generator.parameters() if p.requires_grad],
+                                          lr=config.lr, betas=config.betas),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator,
                                               betas=config.betas),
         }
@@ -55,36 +64,61 @@ class CGANTask:
         self.parallel_generator = wrap(self.generator)
         self.parallel_discriminator = wrap(self.discriminator)
 
-    def train_step(self, images: Tensor, voxels: Tensor, step: int, noise: torch.Generator) -> dict[str, Tensor]:
-        """One discriminator and one generator update; images (B, 3, S, S), voxels (B, D, D, D) in {0, 1}."""
-        config, batch = self.config, images.shape[0]
-        draws = 2 if config.diversity_weight else 1
-        images = images.repeat(draws, 1, 1, 1)  # (draws * B, 3, S, S): [x; x]
-        targets = voxels.repeat(draws, 1, 1, 1)
-        z = torch.randn(draws * batch, config.latent_dim, generator=noise, device=noise.device).to(images.device)
-        with self.autocast():
-            logits = self.parallel_generator(images, z)  # (draws * B, D, D, D)
-        fake = torch.sigmoid(logits.float())
+    def noise_level(self, step: int) -> float:
+        fade = self.config.instance_noise_steps
+        return self.config.instance_noise * max(0.0, 1.0 - step / fade) if fade else 0.0
 
+    def train_step(self, batch: dict[str, Tensor], step: int, noise: torch.Generator) -> dict[str, Tensor]:
+        """One discriminator and one generator update on a batch (train.loop's keys)."""
+        config, images, voxels = self.config, batch["pixels"], batch["voxels"]
+        size = images.shape[0]
+        draws = 2 if config.diversity_weight else 1
+        targets = voxels.repeat(draws, 1, 1, 1)
+        z = torch.randn(draws * size, config.latent_dim, generator=noise, device=noise.device).to(images.device)
         with self.autocast():
-            scores = self.parallel_discriminator(torch.cat([voxels, fake.detach()]),
-                                                 torch.cat([images[:batch], images]))
-        real_scores, fake_scores = scores.float().split([batch, draws * batch])
+            logits, heads, features = self.parallel_generator(images, z, all_outputs=True)  # (draws * B, D, D, D)
+        fake = torch.sigmoid(logits.float())
+        condition = features.detach().float()
+        sigma = self.noise_level(step)
+
+        def blurred(grids: Tensor) -> Tensor:
+            return grids + sigma * torch.randn_like(grids) if sigma else grids
+
+        real = blurred(voxels)
+        penalise = config.r1_weight > 0 and config.r1_every > 0 and step % config.r1_every == 0
+        real.requires_grad_(penalise)
+        with self.autocast():
+            real_scores = self.parallel_discriminator(real, condition).float()
+            fake_scores = self.parallel_discriminator(blurred(fake.detach()), condition.repeat(draws, 1)).float()
         d_real, d_fake = F.relu(1 - real_scores).mean(), F.relu(1 + fake_scores).mean()
+        d_loss = d_real + d_fake
+        scalars = {"loss_d_real": d_real, "loss_d_fake": d_fake,
+                   "d_accuracy_real": (real_scores > 0).float().mean(),
+                   "d_accuracy_fake": (fake_scores < 0).float().mean(), "instance_noise": torch.tensor(sigma)}
+        if penalise:
+            (gradient,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
+            r1 = gradient.square().flatten(1).sum(1).mean()
+            d_loss = d_loss + config.r1_weight / 2 * config.r1_every * r1  # lazy: scaled by its interval
+            scalars["r1_penalty"] = r1
         self.optimizers["discriminator"].zero_grad(set_to_none=True)
-        (d_real + d_fake).backward()
+        d_loss.backward()
         clip_and_step(self.optimizers["discriminator"], config)
 
         # through the raw discriminator: its parameters get no gradient here, so DDP's hooks stay quiet
         with frozen(self.discriminator), self.autocast():
-            adversarial = -self.discriminator(fake, images).float().mean()
+            adversarial = -self.discriminator(blurred(fake), condition.repeat(draws, 1)).float().mean()
         reconstruction = reconstruction_loss(logits, targets, config)
-        loss = reconstruction + config.adversarial_weight * adversarial
-        scalars = {"loss_reconstruction": reconstruction, "loss_adversarial": adversarial,
-                   "loss_d_real": d_real, "loss_d_fake": d_fake}
+        auxiliary = head_losses(heads, batch, config)
+        loss = reconstruction + config.adversarial_weight * adversarial + sum(auxiliary.values())
+        if step % config.log_every == 0:  # how much of the push on the output is adversarial
+            (g_adv,) = torch.autograd.grad(config.adversarial_weight * adversarial, logits, retain_graph=True)
+            (g_rec,) = torch.autograd.grad(reconstruction, logits, retain_graph=True)
+            adv_norm, rec_norm = g_adv.norm(), g_rec.norm()
+            scalars["adversarial_share"] = adv_norm / (adv_norm + rec_norm + 1e-12)
+        scalars.update({"loss_reconstruction": reconstruction, "loss_adversarial": adversarial, **auxiliary})
         if draws == 2:
-            change = (fake[:batch] - fake[batch:]).abs().flatten(1).mean(1)
-            spread = (z[:batch] - z[batch:]).abs().mean(1)
+            change = (fake[:size] - fake[size:]).abs().flatten(1).mean(1)
+            spread = (z[:size] - z[size:]).abs().mean(1)
             diversity = torch.clamp(change / spread, max=config.diversity_cap).mean()
             loss = loss - config.diversity_weight * diversity
             scalars["output_change_per_z"] = diversity
@@ -92,6 +126,7 @@ class CGANTask:
         loss.backward()
         clip_and_step(self.optimizers["generator"], config)
         scalars["loss_generator"] = loss
+        scalars.update(head_accuracy(heads, batch))
         return {key: value.detach() for key, value in scalars.items()}
 
     @torch.no_grad()

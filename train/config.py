@@ -20,14 +20,28 @@ class TrainConfig:
     # what to train, on what, where to write
     model: str = "cgan"  # "cgan" or "vae"
     data: tuple[str, ...] = ()  # roots in Pix3D's layout (pix3d.json, img/, mask/, model/)
+    # which models of `data` train: "train" (the split of train.data.pix3d.split_of) or "all"
+    train_split: str = "train"
+    # held-out roots scored during training (all their models); empty: the "test" split of data
+    eval_data: tuple[str, ...] = ()
     out: str = "runs/model"  # weights, configs, metrics, curve, checkpoint and TensorBoard logs
     resume: bool = True  # continue from <out>/checkpoint when one is there
+    # cutout renders get backgrounds at load time (train.data.composite) from this folder
+    # (train.data.photo_backgrounds) and its `background_sources`; "" keeps them on black
+    backgrounds: str = ""
+    background_sources: tuple[str, ...] = ("wallpapers", "textures")
+    frame_fraction: float = 0.25  # share of composites showing the whole frame (the object-finding pass)
+    max_minutes: float = 0.0  # stop (checkpoint and export) after this much training time; 0: no limit
     # model (these become the model's config.json)
     resolution: int = 32  # voxel grid side D: 32 or 64
     image_size: int = 128  # input image side S in pixels
     latent_dim: int = 64
     feature_dim: int = 256
-    base_channels: int = 16
+    base_channels: int = 16  # image encoder width ("resnet" backbone)
+    decoder_channels: int = 12  # voxel decoder width
+    backbone: str = "resnet"  # "resnet" (from scratch) or "efficientnet-lite0" (ImageNet-pretrained)
+    frozen_stages: int = 0  # efficientnet-lite0: stem and first stages kept fixed
+    pretrained: bool = True  # efficientnet-lite0: start from the ImageNet weights
     # optimisation
     batch_size: int = 32  # per process; under torchrun the global batch is this times the world size
     steps: int = 2000
@@ -42,8 +56,19 @@ class TrainConfig:
     # losses, shared: reconstruction = bce_weight * BCE + dice_weight * (1 - Dice), both per voxel
     bce_weight: float = 1.0
     dice_weight: float = 1.0
+    # object heads on the shared encoder: mask (BCE + Dice), category (cross-entropy), camera
+    # (azimuth bins: cross-entropy against a circular Gaussian label; elevation: smooth L1)
+    mask_weight: float = 1.0
+    category_weight: float = 0.3
+    view_weight: float = 0.3
     # cGAN: generator loss = reconstruction + adversarial_weight * hinge + diversity term
     adversarial_weight: float = 0.05
+    # discriminator regularisers: R1 penalty on real grids every r1_every steps (lazy), and
+    # Gaussian instance noise on both real and generated grids fading from instance_noise to 0
+    r1_weight: float = 1.0
+    r1_every: int = 4
+    instance_noise: float = 0.1
+    instance_noise_steps: int = 2000
     # diversity-sensitive term (Yang et al., ICLR 2019): -min(|G(x,z1) - G(x,z2)| / |z1 - z2|, cap),
     # so z keeps changing the output instead of being ignored under the reconstruction loss
     diversity_weight: float = 0.5
@@ -71,6 +96,8 @@ class TrainConfig:
             raise ValueError(f"resolution must be 32 or 64, got {self.resolution}")
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError("steps must be >= 0 and batch_size >= 1")
+        if self.train_split not in ("train", "all"):
+            raise ValueError(f"train_split must be 'train' or 'all', got {self.train_split!r}")
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
@@ -112,8 +139,9 @@ def config_from_args(argv: list[str] | None = None, **defaults) -> TrainConfig:
     """Parse command-line flags over TrainConfig(**defaults); raises SystemExit on a bad flag."""
     base = TrainConfig(**defaults)
     args = vars(build_parser(base).parse_args(argv))
-    if args["data"] is None:
-        args["data"] = base.data
+    for key, value in args.items():
+        if value is None:  # a repeatable flag not given keeps its default
+            args[key] = getattr(base, key)
     try:
         return TrainConfig(**{key: tuple(value) if isinstance(value, list) else value
                               for key, value in args.items()})

@@ -7,7 +7,9 @@ class (`train/cgan.py`, `train/vae.py`) with this shape:
     task.modules: dict[str, nn.Module]                # everything checkpointed (raw, unwrapped)
     task.optimizers: dict[str, torch.optim.Optimizer]
     task.model: nn.Module                             # the generator side, exported and evaluated
-    task.train_step(images, voxels, step, noise) -> dict[str, Tensor]   # one optimisation step
+    task.train_step(batch, step, noise) -> dict[str, Tensor]   # one optimisation step
+        batch: pixels (B, 3, S, S), voxels (B, D, D, D), mask (B, S, S), category (B,),
+        azimuth / elevation (B,) degrees (NaN: unknown), on the training device
 
 Outputs in `config.out` (rank 0 only): train_config.json at the start; checkpoint/ (resumable,
 safetensors + json) every `checkpoint_every` steps; metrics.jsonl, TensorBoard scalars under
@@ -43,10 +45,24 @@ from train.curves import plot_curves
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
-HELD_OUT_IMAGES = 16  # fixed test-split images scored every eval_every steps
+HELD_OUT_IMAGES = 48  # fixed held-out images (spread over the set) scored every eval_every steps
 
 
 # ---------------------------------------------------------------- losses shared by both models
+
+def build_model_kwargs(config: TrainConfig) -> dict:
+    """Constructor arguments shared by both models (they become config.json)."""
+    return dict(image_size=config.image_size, resolution=config.resolution, feature_dim=config.feature_dim,
+                base_channels=config.base_channels, decoder_channels=config.decoder_channels,
+                backbone=config.backbone, frozen_stages=config.frozen_stages)
+
+
+def start_from_pretrained(model: nn.Module, config: TrainConfig) -> None:
+    """Fill a fresh model's pretrained encoder from ImageNet weights (efficientnet-lite0 only)."""
+    if config.backbone == "efficientnet-lite0" and config.pretrained:
+        model.encoder.load_imagenet_weights()
+        log.info("encoder starts from EfficientNet-Lite0 ImageNet weights")
+
 
 def reconstruction_loss(logits: Tensor, voxels: Tensor, config: TrainConfig) -> Tensor:
     """bce_weight * BCE + dice_weight * (1 - soft Dice), averaged over the batch.
@@ -62,6 +78,45 @@ def reconstruction_loss(logits: Tensor, voxels: Tensor, config: TrainConfig) -> 
         dice = (2 * (probs * target).sum(1) + 1) / (probs.sum(1) + target.sum(1) + 1)
         loss = loss + config.dice_weight * (1 - dice).mean()
     return loss
+
+
+def head_losses(heads: dict[str, Tensor], batch: dict[str, Tensor], config: TrainConfig) -> dict[str, Tensor]:
+    """Losses of the object heads (recon.models.blocks.ObjectHeads) on a batch -> named terms
+    (already weighted; their sum is what the step adds).
+
+    mask: BCE + soft Dice against the visible-object mask; category: cross-entropy; azimuth:
+    cross-entropy against a circular Gaussian over the bins (sigma one bin, so a near miss costs
+    little); elevation: smooth L1 in units of 45 degrees. Samples without a camera (NaN) add no
+    camera loss.
+    """
+    from recon.models.blocks import AZIMUTH_BINS
+
+    mask_logits, target = heads["mask"].float(), batch["mask"]
+    probs = torch.sigmoid(mask_logits).flatten(1)
+    dice = (2 * (probs * target.flatten(1)).sum(1) + 1) / (probs.sum(1) + target.flatten(1).sum(1) + 1)
+    terms = {"loss_mask": config.mask_weight * (F.binary_cross_entropy_with_logits(mask_logits, target)
+                                                + (1 - dice).mean()),
+             "loss_category": config.category_weight * F.cross_entropy(heads["category"].float(), batch["category"])}
+    known = torch.isfinite(batch["azimuth"]) & torch.isfinite(batch["elevation"])
+    if known.any():
+        width = 360.0 / AZIMUTH_BINS
+        centres = (torch.arange(AZIMUTH_BINS, device=target.device) + 0.5) * width
+        gap = (centres[None] - batch["azimuth"][known, None] + 180.0) % 360.0 - 180.0  # (K, bins)
+        label = torch.softmax(-0.5 * (gap / width) ** 2, dim=1)
+        azimuth = -(label * F.log_softmax(heads["azimuth"][known].float(), dim=1)).sum(1).mean()
+        elevation = F.smooth_l1_loss(heads["elevation"][known].float(), batch["elevation"][known] / 45.0)
+        terms["loss_view"] = config.view_weight * (azimuth + elevation)
+    return terms
+
+
+@torch.no_grad()
+def head_accuracy(heads: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Training-batch figures for the log: category accuracy and mask IoU (at 0.5)."""
+    predicted = heads["mask"] >= 0
+    truth = batch["mask"] >= 0.5
+    union = (predicted | truth).flatten(1).sum(1).clamp(min=1)
+    return {"category_accuracy": (heads["category"].argmax(1) == batch["category"]).float().mean(),
+            "mask_iou": ((predicted & truth).flatten(1).sum(1) / union).mean()}
 
 
 def clip_and_step(optimizer: torch.optim.Optimizer, config: TrainConfig) -> None:
@@ -139,13 +194,38 @@ def setup_distributed(config: TrainConfig) -> Distributed:
     return Distributed(rank, world_size, device)
 
 
-def open_dataset(config: TrainConfig, split: str, augment: bool) -> Dataset | None:
-    """Every `config.data` root's `split` ("train" or "test") as one dataset; None when empty."""
+def compositing_for(config: TrainConfig, frame_fraction: float, kind: str | None = None,
+                    effects: bool = True):
+    """How cutout renders get their backgrounds (train.data.pix3d.Compositing); None when
+    config.backgrounds is empty."""
+    from train.data.photo_backgrounds import BackgroundBank
+    from train.data.pix3d import Compositing
+
+    if not config.backgrounds:
+        return None
+    banks = {}
+    sources = {"photo": [s for s in config.background_sources if s != "textures"],
+               "texture": [s for s in config.background_sources if s == "textures"]}
+    for kind_name, names in sources.items():
+        if names:
+            banks[kind_name] = BackgroundBank(config.backgrounds, tuple(names))
+    return Compositing(banks, frame_fraction, kind, effects)
+
+
+def open_dataset(config: TrainConfig, split: str, augment: bool, roots: tuple[str, ...] | None = None,
+                 compositing=None) -> Dataset | None:
+    """Every root's `split` ("train", "test" or "all") as one dataset (roots: config.data by
+    default); None when empty. Training sets (augment) get jitter, left-right flips and, for
+    cutouts, composited backgrounds; others get `compositing` (None: that of training, with no
+    whole-frame views)."""
     from train.data.pix3d import Pix3DDataset
 
+    if compositing is None:
+        compositing = compositing_for(config, config.frame_fraction if augment else 0.0)
     parts = [Pix3DDataset(root, split=split, resolution=config.resolution, image_size=config.image_size,
-                          background=config.background, jitter=augment and config.jitter, seed=config.seed)
-             for root in config.data]
+                          background=config.background, jitter=augment and config.jitter, seed=config.seed,
+                          compositing=compositing, flip=augment)
+             for root in (config.data if roots is None else roots)]
     parts = [part for part in parts if len(part)]
     if not parts:
         return None
@@ -280,8 +360,11 @@ def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
     out = Path(config.out)
     torch.manual_seed(config.seed)  # same initial weights on every rank (DDP also broadcasts them)
     if train_set is None:
-        train_set = open_dataset(config, "train", augment=True)
-        test_set = open_dataset(config, "test", augment=False)
+        train_set = open_dataset(config, config.train_split, augment=True)
+        if config.eval_data:
+            test_set = open_dataset(config, "all", augment=False, roots=config.eval_data)
+        else:
+            test_set = open_dataset(config, "test", augment=False)
     if train_set is None:
         raise ValueError(f"no training samples under {config.data}")
 
@@ -306,7 +389,8 @@ def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
 
     held_out = None
     if parallel.is_main and test_set is not None and len(test_set):
-        items = [test_set[i] for i in range(min(HELD_OUT_IMAGES, len(test_set)))]
+        picks = np.unique(np.linspace(0, len(test_set) - 1, min(HELD_OUT_IMAGES, len(test_set))).round().astype(int))
+        items = [test_set[int(i)] for i in picks]  # spread over the set: many models, not one
         held_out = (torch.stack([torch.as_tensor(item["pixels"]) for item in items]).to(parallel.device),
                     torch.stack([torch.as_tensor(item["voxels"]) for item in items]).to(parallel.device))
 
@@ -322,23 +406,29 @@ def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
         writer = SummaryWriter(str(out / "tensorboard"), purge_step=step or None)
 
     batches = batches_forever(train_set, config, parallel, step)
-    start_step, sums, count = step, {}, 0
+    start_step, sums, counts, count = step, {}, {}, 0
     progress = tqdm(total=config.steps, initial=step, disable=not parallel.is_main, desc=config.model)
     started = time.perf_counter()
     for batch in batches:
         if step >= config.steps:
             break
+        if config.max_minutes and time.perf_counter() - started > 60 * config.max_minutes:
+            log.info("time budget of %.1f min reached at step %d", config.max_minutes, step)
+            break
         set_learning_rates(task, config, step)
-        images = batch["pixels"].to(parallel.device, non_blocking=True)
-        voxels = batch["voxels"].to(parallel.device, non_blocking=True).float()
-        scalars = task.train_step(images, voxels, step, noise)
+        batch = {key: torch.as_tensor(batch[key]).to(parallel.device, non_blocking=True)
+                 for key in ("pixels", "voxels", "mask", "category", "azimuth", "elevation")}
+        batch["voxels"] = batch["voxels"].float()
+        batch["azimuth"], batch["elevation"] = batch["azimuth"].float(), batch["elevation"].float()
+        scalars = task.train_step(batch, step, noise)
         step += 1
         progress.update(1)
-        for key, value in scalars.items():
+        for key, value in scalars.items():  # some scalars are logged on some steps only
             sums[key] = sums.get(key, 0.0) + value.detach()
+            counts[key] = counts.get(key, 0) + 1
         count += 1
         if parallel.is_main and (step % config.log_every == 0 or step == config.steps):
-            record = {"step": step, **{key: float(value) / count for key, value in sums.items()}}
+            record = {"step": step, **{key: float(value) / counts[key] for key, value in sums.items()}}
             elapsed = time.perf_counter() - started
             record["images_per_s"] = (step - start_step) * config.batch_size * parallel.world_size / elapsed
             if held_out is not None and (step % config.eval_every == 0 or step == config.steps):
@@ -349,9 +439,11 @@ def train(config: TrainConfig, task_class, train_set: Dataset | None = None,
                 if key != "step":
                     writer.add_scalar(key, value, step)
             progress.set_postfix({key: f"{value:.3g}" for key, value in record.items() if key != "step"})
-            sums, count = {}, 0
+            sums, counts, count = {}, {}, 0
         if parallel.is_main and (step % config.checkpoint_every == 0 or step == config.steps):
             save_checkpoint(out / CHECKPOINT_DIR, task, step, noise)
+    if parallel.is_main and step % config.checkpoint_every and step != config.steps:
+        save_checkpoint(out / CHECKPOINT_DIR, task, step, noise)  # stopped by the time budget
     progress.close()
     if parallel.device.type == "cuda":
         torch.cuda.synchronize(parallel.device)

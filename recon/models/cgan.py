@@ -9,8 +9,8 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from recon.models.blocks import (BOTTLENECK, MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder, mirror_averaged,
-                                 stage_count)
+from recon.models.blocks import (BOTTLENECK, MODEL_CARD_TEMPLATE, ObjectHeads, build_image_encoder, VoxelDecoder,
+                                 describe_averaged, mirror_averaged, stage_count)
 
 
 class CGANGenerator(
@@ -21,21 +21,40 @@ class CGANGenerator(
     tags=["recon3d", "cgan", "voxels", "3d-reconstruction", "furniture"],
     model_card_template=MODEL_CARD_TEMPLATE,
 ):
-    """Photo + noise -> occupancy logits. The constructor arguments are the saved config."""
+    """Photo + noise -> occupancy logits, plus the object heads (category, camera, mask) on the
+    image features. The constructor arguments are the saved config."""
 
     def __init__(self, image_size: int = 128, resolution: int = 32, latent_dim: int = 32,
-                 feature_dim: int = 128, base_channels: int = 16):
+                 feature_dim: int = 256, base_channels: int = 16, decoder_channels: int = 12,
+                 backbone: str = "resnet", frozen_stages: int = 0):
         super().__init__()
         self.image_size = image_size
         self.resolution = resolution
         self.latent_dim = latent_dim
-        self.encoder = ImageEncoder(image_size, base_channels, feature_dim)
-        self.decoder = VoxelDecoder(feature_dim + latent_dim, resolution, base_channels)
+        self.encoder = build_image_encoder(backbone, image_size, base_channels, feature_dim, frozen_stages)
+        self.heads = ObjectHeads(feature_dim, self.encoder.widths)
+        self.decoder = VoxelDecoder(feature_dim + latent_dim, resolution, decoder_channels)
 
-    def forward(self, images: Tensor, z: Tensor) -> Tensor:
-        """(B, 3, S, S) images and (B, latent_dim) noise -> (B, D, D, D) logits."""
+    def forward(self, images: Tensor, z: Tensor, all_outputs: bool = False):
+        """(B, 3, S, S) images and (B, latent_dim) noise -> (B, D, D, D) logits.
+        all_outputs: z may hold k draws per image, and forward_all's triple comes back."""
+        if all_outputs:
+            return self.forward_all(images, z)
         features = self.encoder(images)  # (B, F)
         return self.decoder(torch.cat([features, z], dim=1))
+
+    def forward_all(self, images: Tensor, z: Tensor) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """Training pass: images (B, ...) and z (k * B, latent_dim), k draws per image ->
+        (logits (k * B, D, D, D), head logits of the B images, features (B, F))."""
+        features, maps = self.encoder.pyramid(images)
+        draws = z.shape[0] // images.shape[0]
+        logits = self.decoder(torch.cat([features.repeat(draws, 1), z], dim=1))
+        return logits, self.heads(features, maps), features
+
+    def describe(self, images: Tensor, mirror: bool = True) -> dict[str, Tensor]:
+        """Category probabilities, azimuth / elevation (degrees) and mask probabilities (B, S, S)
+        of (B, 3, S, S) images (recon.models.blocks.describe_averaged)."""
+        return describe_averaged(self.encoder, self.heads, images, mirror)
 
     def sample_noise(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         """(batch, latent_dim) noise: N(0, I) drawn from `generator`, or zeros (the mode) when None."""
@@ -52,43 +71,33 @@ class CGANGenerator(
                                images, generator, mirror)
 
 
-class VoxelEncoder(nn.Module):
-    """3D conv stack for the discriminator: (B, D, D, D) probabilities -> (B, feature_dim)."""
+class CGANDiscriminator(nn.Module):
+    """(grid, image features) -> (B, 4, 4, 4) realness logits of overlapping 3D patches.
 
-    def __init__(self, resolution: int = 32, base_channels: int = 16, feature_dim: int = 128):
+    A 3D conv stack (spectral norm on every layer) reads the grid down to a 4^3 map of patch
+    features; each patch's score is a linear read-out plus a projection onto the photo's features
+    (Miyato & Koyama's projection discriminator), so a patch is judged as a plausible piece *of this
+    photo's object*. The photo enters as the generator's encoder features, detached by the caller:
+    no second image encoder to train, and the discriminator cannot steer the encoder.
+    """
+
+    def __init__(self, resolution: int = 32, feature_dim: int = 256, base_channels: int = 16):
         super().__init__()
         stages = stage_count(resolution)
         layers: list[nn.Module] = []
         in_channels = 1
-        # Mirror of VoxelDecoder: the widest layer (8 * base) sits on the 4^3 grid.
-        for stage in range(stages):
+        for stage in range(stages):  # the widest layer (8 * base) sits on the 4^3 grid
             out_channels = max(base_channels * 8 // 2 ** (stages - 1 - stage), 4)
-            layers += [nn.Conv3d(in_channels, out_channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            layers += [spectral_norm(nn.Conv3d(in_channels, out_channels, 4, stride=2, padding=1)),
+                       nn.LeakyReLU(0.2)]
             in_channels = out_channels
         self.convs = nn.Sequential(*layers)
-        self.linear = nn.Linear(in_channels * BOTTLENECK**3, feature_dim)
+        self.score = spectral_norm(nn.Conv3d(in_channels, 1, 1))
+        self.embed = spectral_norm(nn.Linear(feature_dim, in_channels))
 
-    def forward(self, voxels: Tensor) -> Tensor:
-        x = voxels.unsqueeze(1).contiguous(memory_format=torch.channels_last_3d)  # as VoxelDecoder: fast path
-        x = self.convs(x)  # (B, 1, D, D, D) -> (B, C, 4, 4, 4)
-        return self.linear(x.flatten(1))  # (B, F)
-
-
-class CGANDiscriminator(nn.Module):
-    """(grid, photo) -> (B,) realness score (a logit; no sigmoid). Spectral norm on every layer."""
-
-    def __init__(self, image_size: int = 128, resolution: int = 32, feature_dim: int = 128,
-                 base_channels: int = 16):
-        super().__init__()
-        self.voxel_encoder = VoxelEncoder(resolution, base_channels, feature_dim)
-        self.image_encoder = ImageEncoder(image_size, base_channels, feature_dim, normalize=False)
-        self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(2 * feature_dim, feature_dim),
-                                  nn.LeakyReLU(0.2), nn.Linear(feature_dim, 1))
-        for module in list(self.modules()):
-            if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.Linear)):
-                spectral_norm(module)
-
-    def forward(self, voxels: Tensor, images: Tensor) -> Tensor:
-        """(B, D, D, D) probabilities and (B, 3, S, S) images -> (B,) scores."""
-        features = torch.cat([self.voxel_encoder(voxels), self.image_encoder(images)], dim=1)  # (B, 2F)
-        return self.head(features).squeeze(1)
+    def forward(self, voxels: Tensor, features: Tensor) -> Tensor:
+        """(B, D, D, D) probabilities and (B, F) image features -> (B, 4, 4, 4) logits."""
+        x = voxels.unsqueeze(1).contiguous(memory_format=torch.channels_last_3d)  # fast CPU kernels
+        patches = self.convs(x)  # (B, C, 4, 4, 4)
+        projection = (patches * self.embed(features)[:, :, None, None, None]).sum(1)
+        return self.score(patches).squeeze(1) + projection

@@ -7,7 +7,8 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
-from recon.models.blocks import MODEL_CARD_TEMPLATE, ImageEncoder, VoxelDecoder, mirror_averaged
+from recon.models.blocks import (MODEL_CARD_TEMPLATE, ObjectHeads, build_image_encoder, VoxelDecoder, describe_averaged,
+                                 mirror_averaged)
 
 
 class VoxelVAE(
@@ -18,24 +19,40 @@ class VoxelVAE(
     tags=["recon3d", "vae", "voxels", "3d-reconstruction", "furniture"],
     model_card_template=MODEL_CARD_TEMPLATE,
 ):
-    """Photo -> latent Gaussian -> occupancy logits. The constructor arguments are the saved config."""
+    """Photo -> latent Gaussian -> occupancy logits, plus the object heads (category, camera,
+    mask) on the image features. The constructor arguments are the saved config."""
 
     def __init__(self, image_size: int = 128, resolution: int = 32, latent_dim: int = 128,
-                 feature_dim: int = 128, base_channels: int = 16):
+                 feature_dim: int = 256, base_channels: int = 16, decoder_channels: int = 12,
+                 backbone: str = "resnet", frozen_stages: int = 0):
         super().__init__()
         self.image_size = image_size
         self.resolution = resolution
         self.latent_dim = latent_dim
-        self.encoder = ImageEncoder(image_size, base_channels, feature_dim)
+        self.encoder = build_image_encoder(backbone, image_size, base_channels, feature_dim, frozen_stages)
+        self.heads = ObjectHeads(feature_dim, self.encoder.widths)
         self.activation = nn.LeakyReLU(0.2)
         self.mu = nn.Linear(feature_dim, latent_dim)
         self.logvar = nn.Linear(feature_dim, latent_dim)
-        self.decoder = VoxelDecoder(latent_dim, resolution, base_channels)
+        self.decoder = VoxelDecoder(latent_dim, resolution, decoder_channels)
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, S, S) images -> (mu, logvar), each (B, latent_dim)."""
         features = self.activation(self.encoder(images))  # (B, F)
         return self.mu(features), self.logvar(features)
+
+    def forward_all(self, images: Tensor, generator: torch.Generator | None = None):
+        """Training pass -> (logits (B, D, D, D), mu, logvar, head logits dict)."""
+        features, maps = self.encoder.pyramid(images)
+        hidden = self.activation(features)
+        mu, logvar = self.mu(hidden), self.logvar(hidden)
+        logits = self.decode(self.sample(mu, logvar, generator))
+        return logits, mu, logvar, self.heads(features, maps)
+
+    def describe(self, images: Tensor, mirror: bool = True) -> dict[str, Tensor]:
+        """Category probabilities, azimuth / elevation (degrees) and mask probabilities (B, S, S)
+        of (B, 3, S, S) images (recon.models.blocks.describe_averaged)."""
+        return describe_averaged(self.encoder, self.heads, images, mirror)
 
     def decode(self, z: Tensor) -> Tensor:
         """(B, latent_dim) latent -> (B, D, D, D) logits."""

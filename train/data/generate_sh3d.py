@@ -2,6 +2,7 @@
 
     python -m train.data.generate_sh3d --source PATH [PATH...] --out DIR --views V --seed S
         [--resolution 128] [--room-fraction 0.5] [--workers K] [--cache DIR]
+        [--variants N] [--cutout] [--libraries A.sh3f,B.sh3f | --exclude-libraries A.sh3f]
 
 PATH: the Debian packages (``apt-get download sweethome3d sweethome3d-furniture``), unpacked
 package folders or the archives themselves. Every catalogue piece that maps to a Pix3D category is
@@ -16,6 +17,11 @@ Images say ``img_source = model_source = "sh3d:<library>"``; model folders are n
 ``sh3d_<id>`` so they never collide with procedural ones, and the root can be given to the trainer
 beside others (``--data procedural sh3d``). Each model's random stream is seeded by (seed, its key),
 so the output depends neither on the number of workers nor on which other models are present.
+
+``--variants N`` adds N - 1 mirrored / stretched variants of every piece (train.data.variants),
+each its own model folder ``<name>_v<k>`` rendered ``V`` times; ``--cutout`` renders the object
+alone (the training loader composites backgrounds); ``--libraries`` / ``--exclude-libraries``
+keep or drop whole libraries (a library kept out of training is the unseen-library test).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from recon.errors import InvalidMeshError
 from train.data.credits import credits_table
 from train.data.render_views import render_views, write_annotations
 from train.data.sh3d import CatalogEntry, extract_catalogs_from_deb, iter_catalog_entries, load_entry_mesh
+from train.data.variants import draw_variant, shape_variant
 from train.data.voxelize import voxelize_mesh
 
 log = logging.getLogger(__name__)
@@ -112,9 +119,11 @@ def cached_voxels(model: PlannedModel, mesh, cache: Path | None) -> np.ndarray:
 
 
 def make_model(model: PlannedModel, out: Path, views: int, seed: int, resolution: int,
-               room_fraction: float, cache: Path | None) -> list[dict]:
-    """Load, voxelise (cached) and render one catalogue piece -> its pix3d.json entries
-    ([] when the model cannot be loaded or has no voxels; logged)."""
+               room_fraction: float, cache: Path | None, variants: int = 1,
+               cutout: bool = False) -> list[dict]:
+    """Load, voxelise (cached) and render one catalogue piece and its `variants` - 1 mirrored /
+    stretched variants -> their pix3d.json entries ([] when the model cannot be loaded or has no
+    voxels; logged)."""
     entry = model.entry
     try:
         mesh = load_entry_mesh(entry)
@@ -125,9 +134,19 @@ def make_model(model: PlannedModel, out: Path, views: int, seed: int, resolution
     if not voxels.any():
         log.warning("skipping %s %s: no voxels", entry.library, entry.id)
         return []
-    rng = np.random.default_rng([seed, int(model.key[:16], 16)])
-    return render_views(out, entry.pix3d_category, model.name, mesh, voxels, views, rng,
-                        source=source_tag(entry), image_size=resolution, room_fraction=room_fraction)
+    entries = []
+    for index in range(variants):
+        rng = np.random.default_rng([seed, int(model.key[:16], 16), index])
+        name, shape, grid = model.name, mesh, voxels
+        if index:
+            mirror, stretch = draw_variant(rng)
+            # the first variant is the plain mirror image, the others also change the proportions
+            shape, grid = shape_variant(mesh, voxels, mirror or index == 1, (1, 1, 1) if index == 1 else stretch)
+            name = f"{model.name}_v{index}"
+        entries += render_views(out, entry.pix3d_category, name, shape, grid, views, rng,
+                                source=source_tag(entry), image_size=resolution,
+                                room_fraction=room_fraction, cutout=cutout)
+    return entries
 
 
 def _unpack_debs(sources: Iterable[str | Path], scratch: Path) -> list[Path]:
@@ -186,11 +205,14 @@ def _write_sources(out: Path, sources: list[Path], planned: list[PlannedModel], 
 
 def generate_sh3d_dataset(sources: Iterable[str | Path], out: Path, views: int, seed: int = 0,
                           resolution: int = 128, workers: int = 1, room_fraction: float = 0.5,
-                          cache: Path | None = None) -> list[dict]:
+                          cache: Path | None = None, variants: int = 1, cutout: bool = False,
+                          libraries: tuple[str, ...] = (), exclude_libraries: tuple[str, ...] = ()) -> list[dict]:
     """Write every Pix3D-category piece of the allowed libraries in ``sources`` under ``out``
     (images resolution x resolution, ``views`` per model), with CREDITS.md and sources.json.
 
-    cache: folder of voxel .npz files (None: voxelise every time). Returns the pix3d.json entries.
+    cache: folder of voxel .npz files (None: voxelise every time). variants, cutout: see the module
+    docstring. libraries / exclude_libraries: library file names to keep only / to drop (empty:
+    no filter). Returns the pix3d.json entries.
     Raises FileNotFoundError / ValueError (from train.data.sh3d) for unusable sources, ValueError
     when they hold no usable piece.
     """
@@ -198,21 +220,23 @@ def generate_sh3d_dataset(sources: Iterable[str | Path], out: Path, views: int, 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sh3d-") as scratch:
-        planned = plan_models(iter_catalog_entries(_unpack_debs(sources, Path(scratch))))
+        planned = plan_models(entry for entry in iter_catalog_entries(_unpack_debs(sources, Path(scratch)))
+                              if (not libraries or entry.library in libraries)
+                              and entry.library not in exclude_libraries)
         if not planned:
             raise ValueError(f"no Pix3D-category furniture in {', '.join(map(str, sources))}")
         work = partial(make_model, out=out, views=views, seed=seed, resolution=resolution,
-                       room_fraction=room_fraction, cache=cache)
+                       room_fraction=room_fraction, cache=cache, variants=variants, cutout=cutout)
         rendered: dict[str, int] = {}
         entries: list[dict] = []
-        with tqdm(total=len(planned) * views, unit="view") as bar:
+        with tqdm(total=len(planned) * views * variants, unit="view") as bar:
             pool = ProcessPoolExecutor(workers) if workers > 1 else None
             try:
                 results = pool.map(work, planned) if pool else map(work, planned)
                 for model, result in zip(planned, results):
                     rendered[model.name] = len(result)
                     entries += result
-                    bar.update(views)
+                    bar.update(views * variants)
             finally:
                 if pool:
                     pool.shutdown()
@@ -220,7 +244,8 @@ def generate_sh3d_dataset(sources: Iterable[str | Path], out: Path, views: int, 
         used = [model.entry for model in planned if rendered[model.name]]
         _write_credits(out, used)
         settings = {"views": views, "seed": seed, "resolution": resolution, "room_fraction": room_fraction,
-                    "voxel_resolution": VOXEL_RESOLUTION}
+                    "voxel_resolution": VOXEL_RESOLUTION, "variants": variants, "cutout": cutout,
+                    "libraries": list(libraries), "exclude_libraries": list(exclude_libraries)}
         _write_sources(out, sources, planned, rendered, settings)
     elapsed = time.perf_counter() - start
     per_category = Counter(entry.pix3d_category for entry in used)
@@ -245,6 +270,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--room-fraction", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=_default_cache(), help="voxel cache folder")
+    parser.add_argument("--variants", type=int, default=1, help="shapes per piece: 1 + mirrored/stretched")
+    parser.add_argument("--cutout", action="store_true", help="render the object alone (backgrounds at load time)")
+    parser.add_argument("--libraries", default="", help="comma-separated library files to keep (default all)")
+    parser.add_argument("--exclude-libraries", default="", help="comma-separated library files to drop")
     args = parser.parse_args(argv)
     missing = [str(path) for path in args.source if not path.exists()]
     if missing:
@@ -253,7 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("trimesh").setLevel(logging.WARNING)  # "triangulating faces" for every quad model
     try:
         generate_sh3d_dataset(args.source, args.out, args.views, args.seed, args.resolution,
-                              args.workers, args.room_fraction, args.cache)
+                              args.workers, args.room_fraction, args.cache, args.variants, args.cutout,
+                              tuple(filter(None, args.libraries.split(","))),
+                              tuple(filter(None, args.exclude_libraries.split(","))))
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
 

@@ -8,7 +8,13 @@ split_of(model) -> "train" | "val" | "test"      by model, never by image (stabl
 Pix3DDataset(root, split, ...)                   torch Dataset of dicts:
     pixels (3, S, S) float32 in [-1, 1]   (recon.images.prepare_image, the app's preprocessing)
     voxels (D, D, D) float32 0/1          (voxel.mat -> canonical via recon.voxels, any-pooled)
-    category int (index into CATEGORIES), background str, model str
+    mask (S, S) float32 0/1               the object's visible pixels in `pixels`
+    category int (index into CATEGORIES), azimuth / elevation float degrees (DESIGN.md
+    "Viewpoint and category"; NaN when the entry has no camera), background str, model str
+
+Cutout entries (background "cutout", rendered by train.data.render_views) are composited over a
+background at load time (train.data.composite) when the dataset is given a `Compositing`; a share
+of them then shows the whole frame with the object somewhere in it instead of the crop.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from recon.images import IMAGE_SIZE, load_image, prepare_image
+from recon.images import IMAGE_SIZE, frame_image, load_image, prepare_image
 from recon.voxels import load_pix3d_voxel, resample
+from train.data.composite import Cutout, compose
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,20 @@ class Pix3DEntry:
     model: str  # Pix3D's model path as written in pix3d.json (the split key)
     category: str
     bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
-    background: str  # "clean", "room", or "real" for Pix3D's photos
+    background: str  # "clean", "room", "cutout", or "real" for Pix3D's photos
+    azimuth: float = float("nan")  # degrees, DESIGN.md convention; NaN without a camera
+    elevation: float = float("nan")
+
+
+# Pix3D's model frame is ours turned 180 degrees about Y (train.data.render_views)
+_OURS_FROM_PIX3D = np.diag([-1.0, 1.0, -1.0])
+
+
+def viewpoint(cam_position) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees (DESIGN.md) of a Pix3D `cam_position` (model frame)."""
+    x, y, z = _OURS_FROM_PIX3D @ np.asarray(cam_position, np.float64)
+    azimuth = float(np.degrees(np.arctan2(x, z))) % 360.0
+    return azimuth, float(np.degrees(np.arcsin(np.clip(y / max(np.linalg.norm((x, y, z)), 1e-12), -1, 1))))
 
 
 def _inside(root: Path, relative: str) -> Path | None:
@@ -88,9 +108,10 @@ def read_annotations(root: str | Path, check_files: bool = True, on_missing: str
                 raise Pix3DError(f"missing file {missing[0]} (entry {row['img']} of {annotations})")
             log.warning("skipped %s: missing %s", row["img"], missing[0])
             continue
+        view = viewpoint(row["cam_position"]) if row.get("cam_position") is not None else (float("nan"),) * 2
         entries.append(Pix3DEntry(paths["img"], paths["mask"], paths["voxel"], str(row["model"]),
                                   row["category"], tuple(int(round(v)) for v in row["bbox"]),
-                                  row.get("background", "real")))
+                                  row.get("background", "real"), *view))
     return entries
 
 
@@ -106,6 +127,18 @@ def split_of(model: str) -> str:
     return "test"
 
 
+@dataclass(frozen=True)
+class Compositing:
+    """How cutout entries become photos: backgrounds {"photo": bank, "texture": bank} (either may
+    be missing), the share of whole-frame views, a forced background kind (None: drawn) and
+    whether photo effects, distractors and shadows are applied (train.data.composite.compose)."""
+
+    backgrounds: dict
+    frame_fraction: float = 0.0
+    kind: str | None = None
+    effects: bool = True
+
+
 class Pix3DDataset(torch.utils.data.Dataset):
     """Images and voxel targets of one split of a Pix3D-style root.
 
@@ -113,12 +146,16 @@ class Pix3DDataset(torch.utils.data.Dataset):
     "keep" keeps the photo's or render's background. jitter: random crop shifts (defaults to on
     for "train"); draws come from numpy Generator((seed, epoch, index)), so runs repeat exactly
     and DataLoader workers need no seeding; call set_epoch each epoch for fresh jitter.
+    compositing: how cutout entries get their backgrounds (None: they keep their black one);
+    without jitter the draws depend on (seed, index) only, so a test set is the same every time.
+    flip: training only, mirror half the samples left-right (grid along X, azimuth negated).
     Voxel grids are cached per model (per worker process).
     """
 
     def __init__(self, root: str | Path, split: str = "train", resolution: int = 32,
                  image_size: int = IMAGE_SIZE, background: str = "white", jitter: bool | None = None,
-                 seed: int = 0, categories: tuple[str, ...] = CATEGORIES, on_missing: str = "raise"):
+                 seed: int = 0, categories: tuple[str, ...] = CATEGORIES, on_missing: str = "raise",
+                 compositing: Compositing | None = None, flip: bool = False):
         if split not in SPLITS and split != "all":
             raise ValueError(f"split must be one of {tuple(SPLITS)} or 'all', got {split!r}")
         self.entries = [e for e in read_annotations(root, on_missing=on_missing)
@@ -126,6 +163,7 @@ class Pix3DDataset(torch.utils.data.Dataset):
         self.resolution, self.image_size, self.background = resolution, image_size, background
         self.jitter = split == "train" if jitter is None else jitter
         self.seed, self.epoch = seed, 0
+        self.compositing, self.flip = compositing, flip
         self._voxels: dict[Path, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -141,20 +179,51 @@ class Pix3DDataset(torch.utils.data.Dataset):
             self._voxels[entry.voxel] = resample(canonical.astype(np.float32), self.resolution)
         return self._voxels[entry.voxel]
 
+    def _cutout(self, entry: Pix3DEntry) -> Cutout:
+        with Image.open(entry.image) as colour, Image.open(entry.mask) as coverage:
+            return Cutout(np.asarray(colour.convert("RGB")), np.asarray(coverage.convert("L")))
+
     def __getitem__(self, index: int) -> dict:
         entry = self.entries[index]
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.jitter else None
-        image = load_image(entry.image)
-        with Image.open(entry.mask) as mask_image:
-            mask = np.asarray(mask_image.convert("L")) >= 128
+        framed = False
+        if entry.background == "cutout" and self.compositing is not None:
+            draws = rng if rng is not None else np.random.default_rng((self.seed, index))
+            others = self.entries
+            composite = compose(self._cutout(entry), draws, self.compositing.backgrounds,
+                                distractor=lambda: self._cutout(others[draws.integers(len(others))]),
+                                frame=draws.random() < self.compositing.frame_fraction,
+                                kind=self.compositing.kind, effects=self.compositing.effects)
+            image, mask = Image.fromarray(composite.rgb), composite.mask
+            framed = composite.framed
+        else:
+            image = load_image(entry.image)
+            with Image.open(entry.mask) as mask_image:
+                mask = np.asarray(mask_image.convert("L")) >= 128
         if mask.shape != (image.height, image.width):
             raise Pix3DError(f"mask {entry.mask} is {mask.shape[::-1]}, image {entry.image} is {image.size}")
-        prepared = prepare_image(image, self.image_size, mask=mask, bbox=entry.bbox,
-                                 background=self.background, jitter=rng)
+        if not mask.any():  # an occluder or the frame hid the whole object: show it uncut
+            framed = True
+        if framed:
+            pixels = frame_image(image, self.image_size).pixels
+            crop_mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(
+                (self.image_size, self.image_size), Image.Resampling.BILINEAR)) >= 128
+        else:
+            bbox = None if entry.background == "cutout" else entry.bbox
+            prepared = prepare_image(image, self.image_size, mask=mask, bbox=bbox,
+                                     background=self.background, jitter=rng)
+            pixels, crop_mask = prepared.pixels, prepared.mask
+        voxels, azimuth = self.voxels(entry), entry.azimuth
+        if self.flip and rng is not None and rng.random() < 0.5:
+            pixels, crop_mask, voxels = pixels[:, :, ::-1], crop_mask[:, ::-1], voxels[::-1]
+            azimuth = (360.0 - azimuth) % 360.0
         return {
-            "pixels": torch.from_numpy(prepared.pixels),
-            "voxels": torch.from_numpy(self.voxels(entry)),
+            "pixels": torch.from_numpy(np.ascontiguousarray(pixels)),
+            "voxels": torch.from_numpy(np.ascontiguousarray(voxels)),
+            "mask": torch.from_numpy(np.ascontiguousarray(crop_mask, dtype=np.float32)),
             "category": CATEGORIES.index(entry.category),
+            "azimuth": float(azimuth),
+            "elevation": float(entry.elevation),
             "background": entry.background,
             "model": entry.model,
         }

@@ -4,7 +4,12 @@
     <root>/mask/<category>/<id>.png                object mask, L mode 0/255
     <root>/model/<category>/<name>/model.obj       mesh in Pix3D's model frame
     <root>/model/<category>/<name>/voxel.mat       key 'voxel', uint8 128^3, Pix3D's voxel axes
-    <root>/pix3d.json                              Pix3D's fields, plus "background": clean|room
+    <root>/pix3d.json                              Pix3D's fields, plus "background": clean|room|cutout
+
+A "cutout" view is the object alone: img holds its straight (not premultiplied) colour, black
+where nothing was hit, and mask its anti-aliased coverage (0-255; >= 128 is the object, as for
+every mask). The training loader composites cutouts over backgrounds drawn at load time
+(train.data.composite), so one render serves any number of backgrounds.
 
 Frames and cameras (Pix3D's, as its README and sample annotations show):
 - Pix3D's model frame is ours (recon.voxels: +X viewer's right, +Y up, +Z front) turned 180
@@ -40,7 +45,7 @@ log = logging.getLogger(__name__)
 SENSOR_WIDTH_MM = 32.0
 PIX3D_FROM_OURS = np.diag([-1.0, 1.0, -1.0])  # model frame of Pix3D <- our canonical frame
 OPENCV_FROM_PIX3D_CAMERA = np.diag([-1.0, -1.0, 1.0])  # camera x left/y up -> x right/y down
-BACKGROUNDS = ("clean", "room")
+BACKGROUNDS = ("clean", "room", "cutout")
 
 
 @dataclass(frozen=True)
@@ -194,8 +199,9 @@ def render_view(mesh: trimesh.Trimesh, camera: PixCamera, background: str,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Shade the mesh (canonical frame, vertex colours) over a background.
 
-    Returns (rgb uint8 (H, W, 3), mask bool (H, W)); light: random direction from above,
-    random ambient share (Lambert + ambient). background: "clean" or "room".
+    Returns (rgb uint8 (H, W, 3), mask uint8 (H, W) coverage 0-255); light: random direction
+    from above, random ambient share (Lambert + ambient). background: "clean", "room" or
+    "cutout" (the object's colour alone, black around it).
     """
     width, height = camera.image_size
     K, R, t = camera.opencv()
@@ -203,7 +209,9 @@ def render_view(mesh: trimesh.Trimesh, camera: PixCamera, background: str,
     light[1] = abs(light[1]) + 0.5  # mostly from above, as rooms are lit
     rendering = render_mesh(mesh, K, R, t, (width, height), light_direction=light,
                             ambient=rng.uniform(0.25, 0.55), smooth=False)
-    if background == "room":
+    if background == "cutout":
+        backdrop = np.zeros((height, width, 3))
+    elif background == "room":
         backdrop = room_background(height, width, rng, horizon=horizon_row(camera))
     elif background == "clean":
         backdrop = plain_background(height, width, rng)
@@ -211,8 +219,9 @@ def render_view(mesh: trimesh.Trimesh, camera: PixCamera, background: str,
         raise ValueError(f"background must be one of {BACKGROUNDS}, got {background!r}")
     alpha = rendering.alpha[..., None]
     exposure = rng.uniform(0.85, 1.15)
-    rgb = np.clip(rendering.colour * 255 * exposure, 0, 255) * alpha + backdrop * (1 - alpha)
-    return rgb.round().astype(np.uint8), rendering.alpha >= 0.5
+    colour = np.clip(rendering.colour * 255 * exposure, 0, 255)
+    rgb = colour if background == "cutout" else colour * alpha + backdrop * (1 - alpha)
+    return rgb.round().astype(np.uint8), (rendering.alpha * 255).round().astype(np.uint8)
 
 
 def canonical_to_pix3d_voxels(grid: np.ndarray) -> np.ndarray:
@@ -244,11 +253,12 @@ def write_model(root: Path, category: str, name: str, mesh: trimesh.Trimesh,
 
 def render_views(root: Path, category: str, name: str, mesh: trimesh.Trimesh, voxels: np.ndarray,
                  views: int, rng: np.random.Generator, source: str = "recon3d-procedural",
-                 image_size: int = 128, room_fraction: float = 0.5) -> list[dict]:
+                 image_size: int = 128, room_fraction: float = 0.5, cutout: bool = False) -> list[dict]:
     """Write one model and `views` renders of it under `root`; returns their pix3d.json entries.
 
     mesh: canonical frame with vertex/face colours; voxels: bool (128,)*3 canonical. Image ids
-    are "<name>_<view>". Each entry records its background kind ("clean" or "room").
+    are "<name>_<view>". Each entry records its background kind: "cutout" for every view when
+    `cutout`, else "room" for a `room_fraction` share of views and "clean" for the others.
     """
     root = Path(root)
     model_path, voxel_path = write_model(root, category, name, mesh, voxels)
@@ -257,8 +267,12 @@ def render_views(root: Path, category: str, name: str, mesh: trimesh.Trimesh, vo
     entries = []
     for view in range(views):
         camera, _ = sample_camera(rng, mesh.vertices, (image_size, image_size))
-        background = "room" if rng.random() < room_fraction else "clean"
-        rgb, mask = render_view(mesh, camera, background, rng)
+        if cutout:
+            background = "cutout"
+        else:
+            background = "room" if rng.random() < room_fraction else "clean"
+        rgb, coverage = render_view(mesh, camera, background, rng)
+        mask = coverage >= 128
         if not mask.any():
             log.warning("empty render of %s view %d: skipped", name, view)
             continue
@@ -266,7 +280,8 @@ def render_views(root: Path, category: str, name: str, mesh: trimesh.Trimesh, vo
         img = f"img/{category}/{image_id}.png"
         mask_path = f"mask/{category}/{image_id}.png"
         Image.fromarray(rgb).save(root / img, compress_level=1)
-        Image.fromarray(mask.astype(np.uint8) * 255).save(root / mask_path, compress_level=1)
+        saved_mask = coverage if cutout else mask.astype(np.uint8) * 255
+        Image.fromarray(saved_mask).save(root / mask_path, compress_level=1)
         entries.append(_annotation(img, mask_path, category, camera, mask, model_path, voxel_path,
                                    source, background))
     return entries

@@ -1,0 +1,170 @@
+"""Composite a rendered cutout over a background as a user's photo would show it.
+
+    compose(cutout, rng, backgrounds, distractor=None, horizon=None, frame=False) -> Composite
+
+One call draws everything from ``rng`` (so a (seed, epoch, index) stream repeats exactly):
+
+- the background: white or plain studio colour, a procedural room (train.data.backgrounds),
+  a crop of a real photograph or a Sweet Home 3D texture (a ``BackgroundBank``), or a wall
+  texture over a floor texture;
+- other furniture partly in view (``distractor()`` draws another cutout), behind the object or in front
+  of it, occluding at most MAX_OCCLUSION of it; the frame may also cut the object itself;
+- a soft contact shadow under the object, the object's colours shifted a little, white balance,
+  exposure and gamma, blur, sensor noise and JPEG artefacts.
+
+``frame=True`` shrinks the object into a larger view at a random place (the whole-photo pass that
+finds the object), otherwise the object keeps the size it was rendered at (the crop pass).
+Arrays: colour uint8 (H, W, 3), coverage uint8 (H, W) 0-255 (anti-aliased alpha).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from train.data.backgrounds import plain_background, room_background
+
+MAX_OCCLUSION = 0.3  # share of the object a distractor in front may hide
+# background kind -> probability (photo and texture need a bank; without one they fall to room)
+BACKGROUND_WEIGHTS = {"white": 0.12, "plain": 0.08, "room": 0.2, "photo": 0.35, "texture": 0.25}
+
+
+@dataclass(frozen=True)
+class Cutout:
+    """An object rendered alone: straight colour uint8 (H, W, 3), coverage uint8 (H, W)."""
+
+    colour: np.ndarray
+    coverage: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Composite:
+    """rgb uint8 (H, W, 3); mask bool (H, W): the object's visible pixels; kind: background kind;
+    framed: the object was shrunk into a whole-frame view."""
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    kind: str
+    framed: bool = False
+
+
+def _background(kind: str, rng, height, width, banks: dict, horizon) -> np.ndarray:
+    if kind == "white":
+        return np.full((height, width, 3), 255 - rng.integers(0, 6), np.uint8)
+    if kind == "plain":
+        return plain_background(height, width, rng)
+    if kind == "photo":
+        return banks["photo"].crop(rng, height, width)
+    if kind == "texture":
+        bank = banks["texture"]
+        wall = bank.crop(rng, height, width)
+        if rng.random() < 0.5:
+            return wall
+        floor = bank.crop(rng, height, width)
+        line = int(np.clip((horizon if horizon is not None else 0.3 * height) + rng.uniform(0.1, 0.5) * height,
+                           0, height))
+        return np.concatenate([wall[:line], floor[line:]])
+    return room_background(height, width, rng, horizon=horizon)
+
+
+def _place(cutout: Cutout, scale: float, centre: tuple[float, float], height: int, width: int):
+    """The cutout resized by `scale` and centred at `centre` (x, y pixels) on an (H, W) canvas
+    -> (colour float32 (H, W, 3), alpha float32 (H, W))."""
+    h, w = cutout.coverage.shape
+    matrix = np.array([[scale, 0, centre[0] - scale * w / 2], [0, scale, centre[1] - scale * h / 2]])
+    colour = cv2.warpAffine(cutout.colour.astype(np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpAffine(cutout.coverage.astype(np.float32) / 255, matrix, (width, height),
+                           flags=cv2.INTER_LINEAR)
+    return colour, np.clip(alpha, 0, 1)
+
+
+def _shift_colours(colour: np.ndarray, rng) -> np.ndarray:
+    """Small hue, saturation and brightness changes of an object's colours (float32 0-255)."""
+    hsv = cv2.cvtColor(np.clip(colour, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-8, 8)) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.6, 1.3), 0, 255)
+    hsv[..., 2] = np.clip(hsv[..., 2] * rng.uniform(0.75, 1.2), 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+
+
+def _contact_shadow(alpha: np.ndarray, rng) -> np.ndarray:
+    """A soft dark patch under the object's lower part, float32 (H, W) in [0, 1]."""
+    rows = np.flatnonzero(alpha.max(axis=1) > 0.5)
+    if not len(rows):
+        return np.zeros_like(alpha)
+    top, bottom = rows[0], rows[-1]
+    footprint = alpha.copy()
+    footprint[: int(bottom - 0.25 * (bottom - top))] = 0  # the part near the floor
+    size = max(bottom - top, 4)
+    shifted = np.roll(footprint, int(rng.uniform(0.0, 0.06) * size), axis=0)
+    sigma = rng.uniform(0.03, 0.08) * size
+    return np.clip(cv2.GaussianBlur(shifted, (0, 0), sigma) * rng.uniform(0.8, 1.6), 0, 1)
+
+
+def _photo_effects(image: np.ndarray, rng) -> np.ndarray:
+    """White balance, exposure, gamma, blur, noise and JPEG on a float32 (H, W, 3) 0-255 image."""
+    image = image * rng.normal(1.0, 0.06, 3).astype(np.float32) * rng.uniform(0.8, 1.15)
+    image = 255 * (np.clip(image, 0, 255) / 255) ** rng.uniform(0.8, 1.25)
+    if rng.random() < 0.3:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.4, 1.2))
+    if rng.random() < 0.5:
+        image = image + rng.normal(0, rng.uniform(1, 6), image.shape).astype(np.float32)
+    image = np.clip(image, 0, 255).round().astype(np.uint8)
+    if rng.random() < 0.5:
+        ok, data = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 91))])
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(image)
+
+
+def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None = None,
+            distractor: Callable[[], Cutout] | None = None, horizon: float | None = None, frame: bool = False,
+            kind: str | None = None, effects: bool = True) -> Composite:
+    """The cutout over a drawn background (see the module docstring) -> Composite of its size.
+
+    backgrounds: {"photo": BackgroundBank, "texture": BackgroundBank}, either may be missing.
+    kind: force a background kind (one of BACKGROUND_WEIGHTS); effects: False keeps the picture
+    clean (no colour shift, shadow, distractor, blur, noise or JPEG), as for a product photo.
+    """
+    banks = backgrounds or {}
+    height, width = cutout.coverage.shape
+    if kind is None:
+        kinds = [k for k in BACKGROUND_WEIGHTS if k not in ("photo", "texture") or k in banks]
+        weights = np.array([BACKGROUND_WEIGHTS[k] for k in kinds])
+        kind = kinds[rng.choice(len(kinds), p=weights / weights.sum())]
+    if frame:
+        scale = rng.uniform(0.3, 0.9)
+        margin = scale * width / 2
+        centre = (rng.uniform(margin * 0.6, width - margin * 0.6), rng.uniform(margin * 0.6, height - margin * 0.6))
+    else:
+        scale, centre = 1.0, (width / 2, height / 2)
+    colour, alpha = _place(cutout, scale, centre, height, width)
+    image = _background(kind, rng, height, width, banks, horizon).astype(np.float32)
+    cluttered = effects and kind != "white"
+    front = np.zeros_like(alpha)
+    front_colour = np.zeros_like(colour)
+    if cluttered and distractor is not None and rng.random() < 0.5:
+        for other in [distractor() for _ in range(int(rng.integers(1, 3)))]:
+            side = rng.choice([-1, 1])
+            other_scale = scale * rng.uniform(0.6, 1.2)
+            other_centre = (centre[0] + side * rng.uniform(0.55, 1.0) * width * scale,
+                            centre[1] + rng.uniform(-0.2, 0.2) * height * scale)
+            o_colour, o_alpha = _place(other, other_scale, other_centre, height, width)
+            in_front = rng.random() < 0.35
+            hidden = (o_alpha * alpha).sum() / max(alpha.sum(), 1e-6)
+            if in_front and hidden <= MAX_OCCLUSION:
+                front_colour = o_colour * o_alpha[..., None] + front_colour * (1 - o_alpha[..., None])
+                front = np.maximum(front, o_alpha)
+            elif not in_front:
+                image = o_colour * o_alpha[..., None] + image * (1 - o_alpha[..., None])
+    if effects and kind != "white" and rng.random() < 0.6:
+        image = image * (1 - rng.uniform(0.25, 0.6) * _contact_shadow(alpha, rng))[..., None]
+    if effects and rng.random() < 0.5:
+        colour = _shift_colours(colour, rng)
+    image = colour * alpha[..., None] + image * (1 - alpha[..., None])
+    image = front_colour * front[..., None] + image * (1 - front[..., None])
+    visible = alpha * (1 - front)
+    rgb = _photo_effects(image, rng) if effects else np.clip(image, 0, 255).round().astype(np.uint8)
+    return Composite(rgb, visible >= 0.5, kind, frame)

@@ -1,0 +1,129 @@
+"""Background pictures for training composites, gathered once into a folder per source.
+
+    python -m train.data.photo_backgrounds --out data/backgrounds \
+        [--wallpapers /usr/share/wallpapers] [--sh3d sweethome3d_*.deb]
+
+writes ``<out>/<source>/<name>.jpg`` (longest side at most MAX_SIDE) for the training sources:
+
+    wallpapers   photographs of Debian's plasma-workspace-wallpapers (one image per wallpaper)
+    textures     the photo textures of Sweet Home 3D's default catalogue (floors, walls, stone,
+                 wood, fabric-like tiles), from the sweethome3d package's jar
+
+``BackgroundBank(root, sources)`` loads such a folder into memory and draws random crops from it.
+Which sources a model trains on is a choice of the data loader; the evaluation keeps a whole
+source of real photographs out of training (see train.evaluate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+MAX_SIDE = 768  # stored size; crops for 128-pixel training images need no more
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+TEXTURES_FOLDER = "com/eteks/sweethome3d/io/resources/textures/"
+
+
+def _save_downscaled(image: Image.Image, path: Path) -> None:
+    image = image.convert("RGB")
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, quality=92)
+
+
+def collect_wallpapers(folder: Path, out: Path) -> int:
+    """One picture per wallpaper package (its largest file) -> out/wallpapers; returns the count."""
+    count = 0
+    for package in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        files = [f for f in (package / "contents" / "images").glob("*") if f.suffix.lower() in IMAGE_SUFFIXES]
+        if not files:
+            continue
+        largest = max(files, key=lambda f: f.stat().st_size)
+        with Image.open(largest) as image:
+            _save_downscaled(image, out / "wallpapers" / f"{package.name}.jpg")
+        count += 1
+    return count
+
+
+def collect_sh3d_textures(deb: Path, out: Path) -> int:
+    """The default catalogue's texture photos (inside the sweethome3d .deb's jar) -> out/textures."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
+        jars = list(Path(scratch).rglob("sweethome3d.jar"))
+        if not jars:
+            raise FileNotFoundError(f"no sweethome3d.jar inside {deb}")
+        count = 0
+        with zipfile.ZipFile(jars[0]) as jar:
+            for member in jar.namelist():
+                if member.startswith(TEXTURES_FOLDER) and member.lower().endswith(IMAGE_SUFFIXES):
+                    with Image.open(io.BytesIO(jar.read(member))) as image:
+                        _save_downscaled(image, out / "textures" / f"{Path(member).stem}.jpg")
+                    count += 1
+    return count
+
+
+class BackgroundBank:
+    """Pictures of some sources of a background folder, held as uint8 (H, W, 3) arrays.
+
+    crop(rng, height, width) draws a picture, a random scale (the crop covers 35-100 % of the
+    picture's shorter side) and position, and returns the crop resized to (height, width).
+    Raises FileNotFoundError when the sources hold no picture.
+    """
+
+    def __init__(self, root: str | Path, sources: tuple[str, ...]):
+        self.sources = tuple(sources)
+        self.pictures: list[np.ndarray] = []
+        for source in self.sources:
+            for path in sorted((Path(root) / source).glob("*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    with Image.open(path) as image:
+                        self.pictures.append(np.asarray(image.convert("RGB")))
+        if not self.pictures:
+            raise FileNotFoundError(f"no background pictures for {self.sources} under {root}")
+
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    def crop(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        picture = self.pictures[rng.integers(len(self.pictures))]
+        rows, cols = picture.shape[:2]
+        side = rng.uniform(0.35, 1.0) * min(rows, cols)
+        crop_h = int(min(rows, side * rng.uniform(0.85, 1.15) * height / max(height, width)))
+        crop_w = int(min(cols, side * width / max(height, width)))
+        top = int(rng.integers(0, rows - crop_h + 1))
+        left = int(rng.integers(0, cols - crop_w + 1))
+        region = picture[top:top + crop_h, left:left + crop_w]
+        if rng.random() < 0.5:
+            region = region[:, ::-1]
+        return np.asarray(Image.fromarray(np.ascontiguousarray(region)).resize((width, height),
+                                                                             Image.Resampling.BILINEAR))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--wallpapers", type=Path, default=Path("/usr/share/wallpapers"))
+    parser.add_argument("--sh3d", type=Path, help="the sweethome3d .deb (apt-get download sweethome3d)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.wallpapers.is_dir():
+        log.info("wallpapers: %d pictures", collect_wallpapers(args.wallpapers, args.out))
+    else:
+        log.warning("no wallpapers folder %s (apt-get install plasma-workspace-wallpapers)", args.wallpapers)
+    if args.sh3d:
+        log.info("textures: %d pictures", collect_sh3d_textures(args.sh3d, args.out))
+
+
+if __name__ == "__main__":
+    main()
