@@ -1,11 +1,14 @@
 """Parametric furniture for training data: parts (boxes, cylinders) -> coloured mesh + exact voxels.
 
-Each category has a generator that draws proportions, part presence and part counts, so the
-models see families of shapes rather than a few templates. Furniture is built in metres in the
-object frame of `recon.voxels` (DESIGN.md): Y up, front toward +Z, +X to the right of a viewer who
-faces the front; the floor is y = 0.
+Each category has a generator that first draws a style (STYLES[category]: e.g. a chair is
+dining, spindle, ladder, upholstered, armchair, wingback, stool, bar_stool, office, cantilever or
+sled) and then its proportions (catalogue sizes: seats 0.42-0.48 m, tables 0.72-0.76 m, ...), part
+presence and part counts, so the models see families of shapes rather than a few templates.
+Furniture is built in metres in the object frame of `recon.voxels` (DESIGN.md): Y up, front
+toward +Z, +X to the right of a viewer who faces the front; the floor is y = 0. Every draw comes
+from the given numpy Generator, so a seed gives the identical piece.
 
-    generate(category, rng) -> Furniture        (frozen; its parts are frozen Part records)
+    generate(category, rng) -> Furniture        (frozen; parts are frozen Part records; .style)
     furniture_mesh(f)       -> trimesh.Trimesh  (canonical cube coordinates, vertex colours)
     furniture_voxels(f, D)  -> bool (D, D, D)   (canonical frame, exact solid, any-pooled)
 
@@ -611,7 +614,8 @@ def _table(b: _Builder) -> str:
         shape = b.pick(("rect", "round", "oval"), (3, 1, 1))
         width = r.uniform(0.9, 1.8)
         depth = width if shape == "round" else r.uniform(0.55, 1.0)
-        top_look, top_t = GLASS, r.uniform(0.008, 0.012)
+        # at least one fine voxel thick, so the exact voxels keep the whole top
+        top_look, top_t = GLASS, max(r.uniform(0.008, 0.015), 1.05 * max(width, depth) / FINE_RESOLUTION)
         leg_look = b.material(("metal",))
     _top(b, shape, width, depth, height, top_t, top_look)
     under = height - top_t
@@ -642,7 +646,7 @@ def _legged_base(b: _Builder, style, shape, width, depth, under, top_look, leg_l
     shelf = style in ("coffee", "side") and r.random() < 0.5
     splay = 0.0 if shelf else float(r.choice([0.0, 0.0, r.uniform(0.01, 0.07)]))
     round_ = r.random() < 0.45
-    if shape == "round" and r.random() < 0.3 and not shelf:  # three splayed legs
+    if shape == "round" and r.random() < 0.3 and not (shelf or glass):  # three splayed legs
         radius = width / 2 * 0.6
         for k in range(3):
             a = 2 * np.pi * k / 3 + np.pi
@@ -791,7 +795,7 @@ def _desk_pedestal(b: _Builder, side, width, depth, under, look, handle, long_ha
     ped_w = r.uniform(0.36, 0.46)
     x = side * (width / 2 - ped_w / 2)
     b.box((x, under / 2, 0), (ped_w, under, depth * 0.95), look)
-    drawers = int(r.choice([1, 2, 3, 3, 4]))
+    drawers = int(r.choice([1, 2, 3, 3, 4, 4]))
     _drawer_stack(b, x - ped_w / 2 + 0.02, x + ped_w / 2 - 0.02, 0.06, under - 0.02, depth * 0.475, drawers,
                   _shaded(look, r.uniform(0.9, 1.1)), handle, long_handles)
 
@@ -831,7 +835,7 @@ def _sofa(b: _Builder) -> str:
     seats = {"loveseat": 2, "sectional": int(r.choice([2, 3, 3])), "armless": int(r.integers(2, 4))}.get(
         style, int(r.choice([2, 3, 3])))
     seat_w = r.uniform(0.52, 0.62) if style == "loveseat" else r.uniform(0.55, 0.7)
-    arm_kind = "none" if style == "armless" else ("rolled" if style == "chesterfield" else b.pick(("square", "rolled"), (3, 1)))
+    arm_kind = {"armless": "none", "chesterfield": "rolled"}.get(style) or b.pick(("square", "rolled"), (3, 1))
     arm_w = r.uniform(0.08, 0.3) if arm_kind != "rolled" else r.uniform(0.12, 0.25)
     width = seats * seat_w + (2 * arm_w if arm_kind != "none" else 0.0)
     depth, seat_y = r.uniform(0.85, 1.0), r.uniform(0.40, 0.46)
@@ -903,7 +907,7 @@ def _bed(b: _Builder) -> str:
     width = {"single": r.uniform(0.9, 1.0), "double": r.uniform(1.35, 1.6), "king": r.uniform(1.8, 2.0)}[
         b.pick(("single", "double", "king"), (1, 2, 1.5))]
     length = r.uniform(1.95, 2.1)
-    frame = b.material(("wood", "painted", "wood", "metal")) if style != "upholstered" else b.material(("fabric", "leather"))
+    frame = b.material(("fabric", "leather") if style == "upholstered" else ("wood", "painted", "wood", "metal"))
     margin = r.uniform(0.02, 0.08) if style != "platform" else r.uniform(0.1, 0.25)
     fw, fl = width + 2 * margin, length + 2 * margin * (0.5 if style != "platform" else 1.0)
     mattress_t = r.uniform(0.16, 0.3)
@@ -1046,7 +1050,8 @@ def _bunk_bed(b: _Builder) -> None:
         b.box((0, deck - 0.01, 0), (fw, 0.02, fl), frame)
         b.box((0, deck + mattress_t / 2, 0), (width, mattress_t, length), sheet)
         for k in range(int(r.integers(0, 2))):
-            b.box((0, deck + mattress_t + 0.06, -length / 2 + 0.22), (width - 0.15, 0.12, 0.36), b.material(("fabric",)))
+            b.box((0, deck + mattress_t + 0.06, -length / 2 + 0.22), (width - 0.15, 0.12, 0.36),
+                  b.material(("fabric",)))
     rail_y = h - r.uniform(0.05, 0.12)
     for s in (-1, 1):  # head and foot ends, guard rails on the far side and beside the ladder
         b.box((0, rail_y, s * fl / 2), (fw, 0.08, post * 0.7), frame)
@@ -1205,7 +1210,8 @@ def _cube_shelf(b: _Builder, look) -> None:
         for j in range(rows):
             if r.random() < 0.2:
                 x, y = -width / 2 + t + (i + 0.5) * cell - t / 2, lift + t + j * cell
-                b.box((x, y + (cell - t) * 0.42, depth / 2 - 0.15), (cell - t - 0.02, (cell - t) * 0.84, 0.28), bin_look)
+                b.box((x, y + (cell - t) * 0.42, depth / 2 - 0.15), (cell - t - 0.02, (cell - t) * 0.84, 0.28),
+                      bin_look)
 
 
 def _wardrobe(b: _Builder) -> str:
@@ -1232,7 +1238,8 @@ def _wardrobe(b: _Builder) -> str:
     open_w = min(width * 0.45, r.uniform(0.5, 0.8)) if style == "open_rail" else 0.0
     side = int(r.choice([-1, 1]))
     closed_x0, closed_x1 = (-width / 2, width / 2 - open_w) if side > 0 else (-width / 2 + open_w, width / 2)
-    b.box(((closed_x0 + closed_x1) / 2, (base_h + height) / 2, 0), (closed_x1 - closed_x0, height - base_h, depth), look)
+    b.box(((closed_x0 + closed_x1) / 2, (base_h + height) / 2, 0), (closed_x1 - closed_x0, height - base_h, depth),
+          look)
     if open_w:
         _open_bay(b, side, width, open_w, base_h, height, depth, look, handle)
     drawers = int(r.choice([2, 3])) if style == "drawers" else 0
