@@ -3,8 +3,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from train.data.procedural import (CATEGORIES, Furniture, Part, _rotation_y_to, furniture_mesh,
-                                   furniture_voxels, generate)
+from scipy import ndimage
+
+from train.data.procedural import (CATEGORIES, STYLES, Furniture, Part, _rotation_y_to, furniture_bounds,
+                                   furniture_mesh, furniture_voxels, generate)
 
 IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
@@ -27,7 +29,8 @@ def _reference_voxels(f: Furniture, resolution: int, step: int) -> np.ndarray:
         if part.shape == "box":
             inside |= np.all(np.abs(local) <= half, axis=1)
         else:
-            inside |= (local[:, 0] ** 2 + local[:, 2] ** 2 <= half[0] ** 2) & (np.abs(local[:, 1]) <= half[1])
+            inside |= (((local[:, 0] / half[0]) ** 2 + (local[:, 2] / half[2]) ** 2 <= 1)
+                       & (np.abs(local[:, 1]) <= half[1]))
     return inside.reshape((len(axis),) * 3)
 
 
@@ -69,6 +72,18 @@ def test_voxels_match_slow_reference_for_tilted_parts():
     assert np.array_equal(furniture_voxels(furniture, 128)[::3, ::3, ::3], _reference_voxels(furniture, 128, 3))
 
 
+def test_oval_cylinder_voxels_match_reference_and_bounds():
+    # An elliptic top 1.6 x 0.9 m, and a tilted oval bar: exact bounds and voxels as the reference.
+    tilt = tuple(map(tuple, _rotation_y_to(np.array([0.6, 0.8, 0.0]))))
+    furniture = Furniture("table", (_box((0.0, 0.73, 0.0), (1.6, 0.03, 0.9), shape="cylinder"),
+                                    _box((0.2, 0.3, 0.1), (0.2, 0.5, 0.08), tilt, shape="cylinder")))
+    lo, hi = furniture_bounds(furniture)
+    assert np.allclose([lo[0], hi[0], lo[2], hi[2]], [-0.8, 0.8, -0.45, 0.45])
+    assert np.array_equal(furniture_voxels(furniture, 128)[::3, ::3, ::3], _reference_voxels(furniture, 128, 3))
+    top = furniture_voxels(Furniture("table", furniture.parts[:1]), 128)
+    assert abs(top.any(axis=1).sum() / 128 ** 2 - np.pi / 4 * 0.9 / 1.6) < 0.01  # ellipse area share
+
+
 def test_known_box_has_exact_voxel_count():
     # 1.0 x 0.5 x 0.25 box: at 32^3 it spans 32 x 16 x 8 voxels exactly.
     grid = furniture_voxels(Furniture("bed", (_box((0, 0.25, 0), (1.0, 0.5, 0.25)),)), 32)
@@ -101,3 +116,35 @@ def test_unknown_category_raises():
         generate("lamp", np.random.default_rng(0))
     with pytest.raises(ValueError, match="divide"):
         furniture_voxels(generate("bed", np.random.default_rng(0)), 48)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_every_style_is_drawn(category):
+    rng = np.random.default_rng(11)
+    drawn = {generate(category, rng).style for _ in range(300)}
+    assert drawn == set(STYLES[category])
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_same_seed_gives_identical_furniture(category):
+    seed = (5, CATEGORIES.index(category), 17)  # as train.data.generate seeds model 17
+    first = generate(category, np.random.default_rng(seed))
+    assert first == generate(category, np.random.default_rng(seed))
+    assert first != generate(category, np.random.default_rng((5, CATEGORIES.index(category), 18)))
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_pieces_stand_on_the_floor_in_one_piece_and_mesh_matches_voxels(category):
+    for index in range(25):
+        furniture = generate(category, np.random.default_rng((0, CATEGORIES.index(category), index)))
+        lo, _ = furniture_bounds(furniture)
+        assert abs(lo[1]) < 0.01, (furniture.style, index, lo[1])  # feet on y = 0, nothing below
+        grid = furniture_voxels(furniture, 64)
+        _, components = ndimage.label(grid, np.ones((3, 3, 3)))
+        assert components == 1, (furniture.style, index)  # no floating parts
+        occupied = np.argwhere(grid)
+        low, high = occupied.min(0) / 64 - 0.5, (occupied.max(0) + 1) / 64 - 0.5
+        vertices = furniture_mesh(furniture).vertices
+        # voxels are decided at voxel centres of the 128^3 grid: a tilted part's corner may pass
+        # up to one fine voxel beyond the last occupied one
+        assert np.all(vertices >= low - 1 / 128) and np.all(vertices <= high + 1 / 128)
