@@ -65,8 +65,11 @@ class VoxelVAE(
         eps = torch.randn(mu.shape, generator=generator, device=device)
         return mu + torch.exp(0.5 * logvar) * eps.to(mu.device)
 
-    def forward(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """(B, 3, S, S) images -> (logits (B, D, D, D), mu, logvar); z is always sampled (training)."""
+    def forward(self, images: Tensor, generator: torch.Generator | None = None, all_outputs: bool = False):
+        """(B, 3, S, S) images -> (logits (B, D, D, D), mu, logvar); z is always sampled (training).
+        all_outputs: also the object heads' logits (a fourth item, recon.models.blocks.ObjectHeads)."""
+        if all_outputs:
+            return self.forward_all(images, generator)
         mu, logvar = self.encode(images)
         return self.decode(self.sample(mu, logvar, generator)), mu, logvar
 
