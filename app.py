@@ -7,7 +7,8 @@ edge, and every user mistake ends in a `gr.Error` that says what to do.
 
 API (gradio_client): `/reconstruct` (photo file -> cGAN .glb, VAE .glb, ...), `/place` (scene
 photo, corners JSON, mesh file -> composite PNG of the scene's size, ...), `/interpolate`,
-`/find_reference`, `/random_furniture` (seed -> .glb of a VAE prior sample, info text). Run: `python app.py` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
+`/find_reference`, `/random_furniture` (seed -> .glb of a VAE prior sample, info text).
+Run: `python app.py` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
 """
 
 # On ZeroGPU `spaces` must be imported before torch initialises CUDA.

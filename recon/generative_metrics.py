@@ -176,8 +176,8 @@ def voxel_features(grids, classifier: VoxelClassifier, level: float | None = 0.5
 
 def frechet_voxel_distance(grids_a, grids_b, classifier: VoxelClassifier, level: float | None = 0.5) -> float:
     """The project's FVD (module docstring) between generated grids (N, D, D, D) and reference
-    grids (M, D, D, D), N, M >= 2. Raises InvalidGridError / ValueError for bad sets."""
-    classifier.eval()
+    grids (M, D, D, D), N, M >= 2; `classifier` from load_voxel_classifier (eval mode).
+    Raises InvalidGridError / ValueError for bad sets."""
     return frechet_distance(voxel_features(grids_a, classifier, level), voxel_features(grids_b, classifier, level))
 
 

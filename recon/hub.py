@@ -2,7 +2,8 @@
 
 A weights source is a local folder or a Hugging Face Hub repo id. With no source, the environment
 variable RECON_CGAN_WEIGHTS / RECON_VAE_WEIGHTS / RECON_VOXEL_CLASSIFIER_WEIGHTS is used, else the
-folder embedded in the package (recon/weights/<kind>/). Weights are stored as float16 (half the size) and loaded as float32.
+folder embedded in the package (recon/weights/<kind>/). Weights are stored as float16 (half the
+size) and loaded as float32.
 Everything is checked before use, and every problem is a WeightsError that names the file.
 """
 

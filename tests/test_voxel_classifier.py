@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
@@ -15,7 +16,8 @@ from safetensors.torch import load_file
 from recon.generative_metrics import load_voxel_classifier
 from recon.hub import save_weights
 from recon.models import VoxelClassifier
-from train.voxel_classifier import ClassifierConfig, augment, balanced_weights
+from train.data.pix3d import CATEGORIES, split_of
+from train.voxel_classifier import ClassifierConfig, augment, balanced_weights, root_grids
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +73,40 @@ def test_balanced_weights_draw_each_category_equally():
     assert [float(weights[labels == c].sum()) for c in (0, 1, 2)] == pytest.approx([1.0, 1.0, 1.0])
 
 
+def write_root(root: Path, models: list[tuple[str, str, int]]) -> None:
+    """A Pix3D-layout root: per (model path, category, images) that many annotated images of one
+    64^3 voxel.mat holding a box (Pix3D's file convention: nonzero = occupied)."""
+    rows = []
+    for number, (model, category, images) in enumerate(models):
+        folder = root / Path(model).parent
+        folder.mkdir(parents=True)
+        voxel = np.zeros((64, 64, 64), np.uint8)
+        voxel[8:56, 20:44, 4:60 - 8 * number] = 1
+        scipy.io.savemat(folder / "voxel.mat", {"voxel": voxel})
+        for image in range(images):
+            for kind in ("img", "mask"):
+                (root / kind).mkdir(exist_ok=True)
+                (root / kind / f"{number}-{image}.png").write_bytes(b"unused")
+            rows.append({"img": f"img/{number}-{image}.png", "mask": f"mask/{number}-{image}.png",
+                         "voxel": str(Path(model).parent / "voxel.mat"), "model": model, "category": category,
+                         "bbox": [0, 0, 1, 1]})
+    (root / "pix3d.json").write_text(json.dumps(rows))
+
+
+def test_root_grids_take_one_grid_per_model_of_the_split(tmp_path):
+    models = [("model/chair/m0/model.obj", "chair", 3), ("model/table/m2/model.obj", "table", 1),
+              ("model/bed/m0/model.obj", "bed", 2), ("model/sofa/m2/model.obj", "sofa", 1)]
+    assert [split_of(model) for model, _, _ in models] == ["train", "train", "val", "test"]
+    write_root(tmp_path, models)
+    train = root_grids(tmp_path, "train")
+    assert train.grids.shape == (2, 32, 32, 32) and train.grids.dtype == bool
+    assert [CATEGORIES[label] for label in train.labels] == ["chair", "table"]
+    assert not np.array_equal(train.grids[0], train.grids[1])
+    held_out = root_grids(tmp_path, "val")
+    assert [CATEGORIES[label] for label in held_out.labels] == ["bed"]
+    assert held_out.grids[0].any() and held_out.grids[0].max(axis=(1, 2)).all()  # canonical: spans X
+
+
 def test_config_needs_some_data():
     with pytest.raises(ValueError):
         ClassifierConfig()
@@ -87,15 +123,17 @@ def test_embedded_classifier_loads_and_is_small():
 @pytest.mark.slow
 def test_two_step_command_line_run_writes_loadable_weights(tmp_path):
     out = tmp_path / "classifier"
-    result = subprocess.run([sys.executable, "-m", "train.voxel_classifier", "--procedural", "2", "--steps", "2",
-                             "--batch_size", "4", "--out", str(out)], capture_output=True, text=True, timeout=300,
-                            cwd=ROOT)
+    write_root(tmp_path / "root", [("model/chair/m0/model.obj", "chair", 2), ("model/bed/m0/model.obj", "bed", 1)])
+    result = subprocess.run([sys.executable, "-m", "train.voxel_classifier", "--data", str(tmp_path / "root"),
+                             "--procedural", "2", "--steps", "2", "--batch_size", "4", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("config.json", "model.safetensors", "README.md", "train_config.json", "training_summary.json"):
         assert (out / name).is_file(), name
     assert all(t.dtype == torch.float16 for t in load_file(out / "model.safetensors").values())
     assert "Held-out accuracy" in (out / "README.md").read_text()
-    assert json.loads((out / "training_summary.json").read_text())["held_out"]["count"] == 7
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["train_count"] == 2 * 7 + 1 and summary["held_out"]["count"] == 7 + 1  # + chair m0, bed m0
     assert isinstance(load_voxel_classifier(out), VoxelClassifier)
     failed = subprocess.run([sys.executable, "-m", "train.voxel_classifier", "--out", str(tmp_path / "none")],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)

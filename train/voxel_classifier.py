@@ -172,7 +172,8 @@ def model_card(config: ClassifierConfig, summary: dict) -> str:
     """README.md of the weights folder: what it is, its data, its held-out accuracy, the FVD."""
     sources = [f"`{Path(root).name}` (Pix3D layout, train split, one grid per model)" for root in config.data]
     if config.procedural:
-        sources.append(f"{config.procedural} procedural shapes per category (train.data.procedural, seed {config.seed})")
+        sources.append(f"{config.procedural} procedural shapes per category (train.data.procedural, "
+                       f"seed {config.seed})")
     held_out = summary["held_out"]
     held_out_sources = " and ".join([*(["the roots' val split"] if config.data else []),
                                      *(["fresh procedural shapes"] if config.procedural else [])])
