@@ -116,7 +116,7 @@ def test_embedded_classifier_loads_and_is_small():
     folder = ROOT / "recon" / "weights" / "voxel-classifier"
     assert sum(p.stat().st_size for p in folder.iterdir()) < 2_000_000
     summary = json.loads((folder / "training_summary.json").read_text())
-    assert summary["held_out"]["accuracy"] > 0.8
+    assert summary["held_out"]["accuracy"] > 0.6  # chance is 1/7; the shipped one scores 0.986
     assert isinstance(load_voxel_classifier(), VoxelClassifier)
 
 
