@@ -7,7 +7,8 @@ edge, and every user mistake ends in a `gr.Error` that says what to do.
 
 API (gradio_client): `/reconstruct` (photo file -> cGAN .glb, VAE .glb, ...), `/place` (scene
 photo, corners JSON, mesh file -> composite PNG of the scene's size, ...), `/interpolate`,
-`/find_reference`. Run: `python app.py` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
+`/find_reference`, `/random_furniture` (seed -> .glb of a VAE prior sample, info text).
+Run: `python app.py` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
 """
 
 # On ZeroGPU `spaces` must be imported before torch initialises CUDA.
@@ -262,6 +263,25 @@ def interpolate(first, second, steps=8, level=0.5, progress=gr.Progress()):
     return str(gif), str(folder / "latent-walk.png")
 
 
+@spaces.GPU(duration=30)
+@_user_errors
+def random_furniture(seed=0, level=0.5):
+    """Seed -> .glb of the shape the VAE decodes from z ~ N(0, I) drawn with that seed, info text."""
+    seed = int(_number(seed, "Seed", 0, 2**31 - 1))
+    level = _number(level, "Iso level", 0.05, 0.95)
+    clock = time.perf_counter()
+    try:
+        shape = get_reconstructor("vae").random_furniture(seed, level=level)
+    except EmptyGridError:
+        raise gr.Error(f"The VAE's shape for seed {seed} has no voxel at iso level {level:g}: "
+                       "try another seed or lower the level in Options.") from None
+    files = export_reconstruction(shape.grid, shape.mesh, _scratch_dir(), f"vae-random-{seed}", ("glb",), level=level)
+    voxels = int((shape.grid >= level).sum())
+    info = (f"**VAE prior sample** · seed {seed} · {voxels:,} voxels at {len(shape.grid)}³ · "
+            f"{time.perf_counter() - clock:.2f} s")
+    return str(files["glb"]), info
+
+
 # ---------------------------------------------------------------------------------------------
 # AR tab
 
@@ -514,6 +534,16 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
             with gr.Row():
                 walk_gif = gr.Image(label="Turntable while morphing (GIF)", interactive=False, height=260)
                 walk_strip = gr.Image(label="The steps, first to second", interactive=False, height=260)
+        with gr.Accordion("VAE as a generator: random furniture from its prior, no photo", open=False):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    random_seed = FiniteNumber(value=0, precision=0, minimum=0, label="Seed of z ~ N(0, I) "
+                                               "(the button draws a new one; Enter reuses this one)")
+                    random_button = gr.Button("Random furniture")
+                    random_info = gr.Markdown(elem_classes="viewer-info")
+                with gr.Column(scale=2):
+                    random_view = gr.Model3D(label="VAE sample", height=320, elem_id="random-view",
+                                             clear_color=(0.95, 0.95, 0.96, 1.0), display_mode="solid")
 
     with gr.Tab("AR: place it in your room"):
         gr.Markdown("1. Upload a photo of your room with a flat rectangle on the floor (a sheet of paper, a "
@@ -566,7 +596,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
             gr.Gallery(_training_curves(), label="Training curves", columns=2, height=320)
         gr.Markdown(ABOUT)
 
-    # Events. Public API: /reconstruct, /place, /interpolate, /find_reference; the rest is UI only.
+    # Events. Public API: /reconstruct, /place, /interpolate, /find_reference, /random_furniture;
+    # the rest is UI only.
     run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode],
                      reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
                      time_limit=REQUEST_TIME_LIMIT_S).then(
@@ -575,6 +606,11 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     walk_button.click(interpolate, [walk_first, walk_second, walk_steps, level], [walk_gif, walk_strip],
                       api_name="interpolate", concurrency_limit=1,
                       time_limit=REQUEST_TIME_LIMIT_S)
+    random_button.click(randomize_seed, None, random_seed, api_visibility="private").then(
+        random_furniture, [random_seed, level], [random_view, random_info], api_name="random_furniture",
+        concurrency_limit=2, time_limit=REQUEST_TIME_LIMIT_S)
+    random_seed.submit(random_furniture, [random_seed, level], [random_view, random_info],
+                       api_visibility="private", concurrency_limit=2, time_limit=REQUEST_TIME_LIMIT_S)
     scene.change(show_scene, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
     scene_canvas.select(add_corner, [scene, corner_points], [scene_canvas, corner_points, corners_text],
                         api_visibility="private")

@@ -1,8 +1,9 @@
 """Loading and saving model weights: Hub-style folders (config.json + model.safetensors + README.md).
 
 A weights source is a local folder or a Hugging Face Hub repo id. With no source, the environment
-variable RECON_CGAN_WEIGHTS / RECON_VAE_WEIGHTS is used, else the folder embedded in the package
-(recon/weights/<kind>/). Weights are stored as float16 (half the size) and loaded as float32.
+variable RECON_CGAN_WEIGHTS / RECON_VAE_WEIGHTS / RECON_VOXEL_CLASSIFIER_WEIGHTS is used, else the
+folder embedded in the package (recon/weights/<kind>/). Weights are stored as float16 (half the
+size) and loaded as float32.
 Everything is checked before use, and every problem is a WeightsError that names the file.
 """
 
@@ -21,13 +22,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from recon.errors import ReconError, WeightsError
-from recon.models import CGANGenerator, VoxelVAE
+from recon.models import CGANGenerator, VoxelClassifier, VoxelVAE
 
 logger = logging.getLogger(__name__)
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
-MODEL_CLASSES = {"cgan": CGANGenerator, "vae": VoxelVAE}
-WEIGHTS_ENV = {"cgan": "RECON_CGAN_WEIGHTS", "vae": "RECON_VAE_WEIGHTS"}
+MODEL_CLASSES = {"cgan": CGANGenerator, "vae": VoxelVAE, "voxel-classifier": VoxelClassifier}
+WEIGHTS_ENV = {"cgan": "RECON_CGAN_WEIGHTS", "vae": "RECON_VAE_WEIGHTS",
+               "voxel-classifier": "RECON_VOXEL_CLASSIFIER_WEIGHTS"}
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
@@ -51,7 +53,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 def load_model(kind: str, source: str | Path | None = None, device: str | torch.device = "cpu",
                cache_dir: str | Path | None = None) -> nn.Module:
-    """Load the "cgan" or "vae" generator-side model, float32, in eval mode, on `device`.
+    """Load the "cgan" or "vae" generator-side model (or the "voxel-classifier" of the Fréchet voxel
+    distance), float32, in eval mode, on `device`.
 
     source: local folder or Hub repo id; None -> $RECON_<KIND>_WEIGHTS, else recon/weights/<kind>/.
     cache_dir: Hub cache folder (default: huggingface_hub's). Raises ValueError for an unknown kind,

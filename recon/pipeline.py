@@ -20,6 +20,7 @@ import torch
 import trimesh
 from PIL import Image
 
+from recon.generative_metrics import random_shapes
 from recon.hub import load_model, resolve_device
 from recon.images import PreparedImage, load_image, prepare_image
 from recon.mesh import grid_to_mesh
@@ -45,6 +46,16 @@ class Reconstruction:
     prepared: PreparedImage
     seed: int | None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeneratedShape:
+    """A shape the VAE made up from its prior (no photo): grid (D, D, D) float32 probabilities,
+    its mesh (as in Reconstruction), and the seed of the latent draw."""
+
+    grid: np.ndarray
+    mesh: trimesh.Trimesh
+    seed: int
 
 
 def _limit_cpu_threads() -> None:
@@ -119,6 +130,16 @@ class Reconstructor:
         mesh = self.to_mesh(grid, level=level, smoothing=smoothing)
         timings["mesh"] = time.perf_counter() - clock
         return Reconstruction(self.kind, grid, mesh, prepared, seed, timings)
+
+    def random_furniture(self, seed: int, level: float = 0.5, smoothing: str | None = "taubin") -> GeneratedShape:
+        """The VAE as a generator: one shape decoded from z ~ N(0, I) drawn with `seed`, and its mesh.
+
+        Raises ValueError for the cGAN (it needs a photo), EmptyGridError when no voxel reaches `level`.
+        """
+        if self.kind != "vae":
+            raise ValueError(f"random furniture needs the VAE (z ~ N(0, I) has no photo); this is the {self.kind}")
+        (grid,) = random_shapes(self.network, 1, seed)
+        return GeneratedShape(grid, self.to_mesh(grid, level=level, smoothing=smoothing), int(seed))
 
 
 @functools.lru_cache(maxsize=8)

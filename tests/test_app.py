@@ -42,7 +42,7 @@ def test_examples_cover_every_category():
 
 def test_api_lists_the_documented_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/reconstruct", "/place", "/interpolate", "/find_reference"} <= endpoints
+    assert {"/reconstruct", "/place", "/interpolate", "/find_reference", "/random_furniture"} <= endpoints
     assert not {"/add_corner", "/pick_mesh", "/randomize_seed", "/show_scene"} & endpoints
 
 
@@ -85,6 +85,23 @@ def test_interpolate_gives_an_animation_and_a_strip(client):
     with Image.open(gif) as animation:
         assert animation.n_frames > 4
     assert Image.open(strip).size[0] >= 2 * Image.open(strip).size[1]
+
+
+def test_random_furniture_returns_the_seeded_vae_prior_sample_as_a_mesh(client):
+    glb, info = client.predict(api_name="/random_furniture")  # every input has a default (seed 0)
+    assert glb.endswith(".glb") and "seed 0" in info
+    first, again = (client.predict(7, api_name="/random_furniture") for _ in range(2))
+    assert "seed 7" in first[1]
+    meshes = [trimesh.load(path, force="mesh") for path in (glb, first[0], again[0])]
+    assert all(len(mesh.faces) > 0 and np.abs(mesh.bounds).max() <= 0.51 for mesh in meshes)
+    np.testing.assert_allclose(meshes[1].vertices, meshes[2].vertices)  # same seed, same shape
+    assert meshes[0].vertices.shape != meshes[1].vertices.shape or not np.allclose(meshes[0].vertices,
+                                                                                   meshes[1].vertices)
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Seed"):
+        client.predict(2**40, api_name="/random_furniture")
+    assert client.predict(1, api_name="/random_furniture")[0].endswith(".glb")  # still serving
 
 
 def test_place_composites_at_the_scene_size(client, reconstruction):

@@ -62,3 +62,15 @@ def test_a_text_file_is_an_invalid_image(tmp_path):
     fake.write_text("not a picture")
     with pytest.raises(InvalidImageError):
         get_reconstructor("vae", device="cpu").prepare(fake)
+
+
+def test_random_furniture_is_the_seeded_vae_prior_sample_with_its_mesh():
+    from recon.generative_metrics import random_shapes
+
+    vae = get_reconstructor("vae", device="cpu")
+    shape = vae.random_furniture(seed=4)
+    np.testing.assert_array_equal(shape.grid, random_shapes(vae.network, 1, seed=4)[0])
+    assert shape.seed == 4 and shape.mesh.faces.shape[0] > 0
+    assert not np.array_equal(shape.grid, vae.random_furniture(seed=5).grid)
+    with pytest.raises(ValueError, match="needs the VAE"):
+        get_reconstructor("cgan", device="cpu").random_furniture(seed=4)

@@ -83,3 +83,11 @@ class VoxelVAE(
             return torch.sigmoid(self.decode(mu if g is None else self.sample(mu, logvar, g)))
 
         return mirror_averaged(predict, images, generator, mirror)
+
+    @torch.inference_mode()
+    def generate(self, count: int, generator: torch.Generator) -> Tensor:
+        """The VAE as a generator: (count, D, D, D) probabilities decoded from z ~ N(0, I), the prior,
+        drawn from `generator` (no photo involved)."""
+        device = next(self.parameters()).device
+        z = torch.randn(count, self.latent_dim, generator=generator, device=generator.device).to(device)
+        return torch.sigmoid(self.decode(z))
