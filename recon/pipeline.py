@@ -37,6 +37,8 @@ class Reconstruction:
     mesh: the iso-surface of `grid`, canonical cube coordinates, Y up, front toward +Z.
     seed: the latent seed used (None when the model ran deterministically).
     timings: seconds per stage ("preprocess", "forward", "mesh").
+    category, category_scores ({category: probability}), azimuth_deg, elevation_deg: what the
+    model predicts about the object and the camera (recon.viewpoint), None when it has no such heads.
     """
 
     model: str
@@ -45,6 +47,10 @@ class Reconstruction:
     prepared: PreparedImage
     seed: int | None
     timings: dict[str, float] = field(default_factory=dict)
+    category: str | None = None
+    category_scores: dict[str, float] | None = None
+    azimuth_deg: float | None = None
+    elevation_deg: float | None = None
 
 
 def _limit_cpu_threads() -> None:

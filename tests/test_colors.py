@@ -159,3 +159,26 @@ def test_a_64_mesh_colours_in_well_under_a_second(furniture_photo):
     seconds = time.perf_counter() - clock
     print(f"photo colours for {len(mesh.faces)} faces: {seconds * 1000:.0f} ms")
     assert seconds < 1.0
+
+
+@pytest.mark.parametrize("azimuth, elevation, words", [
+    (0, 15, "seen from the front, 15° above"),
+    (35, 20, "seen from 35° right of front, 20° above"),
+    (325, 20, "seen from 35° left of front, 20° above"),
+    (-35, -5, "seen from 35° left of front, 5° below"),
+    (180, 0, "seen from behind, at its height"),
+    (90.4, 10, "seen from 90° right of front, 10° above"),
+])
+def test_viewpoint_words(azimuth, elevation, words):
+    from recon.viewpoint import describe_viewpoint
+
+    assert describe_viewpoint(azimuth, elevation) == words
+
+
+def test_image_axes_follow_design_md():
+    from recon.viewpoint import image_axes
+
+    right, up, toward = image_axes(90, 0)  # camera on +X: it sees the front (+Z) on its left
+    np.testing.assert_allclose(toward, [1, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(right, [0, 0, -1], atol=1e-12)
+    np.testing.assert_allclose(up, [0, 1, 0], atol=1e-12)
