@@ -182,3 +182,25 @@ def test_image_axes_follow_design_md():
     np.testing.assert_allclose(toward, [1, 0, 0], atol=1e-12)
     np.testing.assert_allclose(right, [0, 0, -1], atol=1e-12)
     np.testing.assert_allclose(up, [0, 1, 0], atol=1e-12)
+
+
+def test_photo_colours_survive_glb_and_the_ar_composite(tmp_path):
+    import json
+    from pathlib import Path
+
+    from recon import ar
+    from recon.mesh import export_mesh, load_mesh
+
+    mesh = table_mesh()
+    _, prepared = photo_of(painted(mesh, lambda v: TEAL), AZIMUTH, ELEVATION)
+    coloured = color_mesh(mesh, prepared, AZIMUTH, ELEVATION)
+    loaded = load_mesh(export_mesh(coloured, tmp_path / "table.glb"))
+    assert close_to(loaded.visual.vertex_colors, TEAL).mean() > 0.9
+    scenes = Path(__file__).resolve().parents[1] / "examples" / "scenes"
+    scene = Image.open(scenes / "room.jpg").convert("RGB")
+    camera = ar.camera_from_corners(np.array(json.loads((scenes / "room.json").read_text())), scene.size,
+                                    plane_size=(0.21, 0.297))
+    composite = np.asarray(ar.place(scene, loaded, camera, scale=0.5), dtype=float)
+    changed = np.abs(composite - np.asarray(scene, dtype=float)).sum(axis=2) > 60
+    red, green, blue = composite[changed].mean(axis=0)
+    assert changed.sum() > 500 and green > red + 20 and blue > red + 20  # teal, not grey or warm
