@@ -113,11 +113,11 @@ def photo_vertex_colors(mesh: trimesh.Trimesh, crop_rgb: np.ndarray, crop_mask: 
     """RGBA uint8 (V, 4): each vertex's colour in the photo, for a canonical-frame mesh.
 
     crop_rgb: (S, S, 3) uint8, crop_mask: (S, S) bool: the square crop the model saw
-    (recon.images.PreparedImage .crop / .mask). A vertex the camera sees (visible_vertices) takes the photo's
-    colour where it lands (bilinear), inside the slightly eroded mask (or at its nearest pixel when it
-    lands at most MAX_SNAP_PX outside). A hidden
-    one takes its mirror twin's colour (the vertex nearest to (-x, y, z)) when that twin was seen,
-    else the nearest seen vertex's. With nothing seen (empty mask) every vertex is NEUTRAL_COLOR.
+    (recon.images.PreparedImage .crop / .mask). A vertex the camera sees (visible_vertices) takes
+    the photo's colour where it lands (bilinear), inside the slightly eroded mask, or at the mask's
+    nearest pixel when it lands at most MAX_SNAP_PX outside. A hidden one takes its mirror twin's
+    colour (the vertex nearest to (-x, y, z)) when that twin was seen, else the nearest seen
+    vertex's. With nothing seen (empty mask) every vertex is NEUTRAL_COLOR.
     Raises ValueError when the crop and mask shapes disagree.
     """
     crop_rgb = np.asarray(crop_rgb)

@@ -19,8 +19,8 @@ from recon.voxels import as_grid
 
 
 MAX_FACES = 500_000
-# Surface cleaning (see smooth_field and decimate): a Gaussian of 1/64 of the cube (one voxel at
-# 64^3, half a model voxel at 32^3) smooths the coarse grid's steps without eating thin legs,
+# Surface cleaning (see smooth_field and decimate): a Gaussian of 1.5/64 of the cube (1.5 voxels
+# at 64^3, 0.75 of a model voxel at 32^3) softens the coarse grid's steps (thin parts are kept),
 # and 20k faces hold a 64^3 surface's shape while keeping files and viewers light.
 FIELD_SIGMA = 1.5 / 64
 FACE_BUDGET = 20_000
@@ -68,8 +68,8 @@ def _confidence_colors(grid: np.ndarray, mesh: trimesh.Trimesh, level: float) ->
 def smooth_field(grid: np.ndarray, level: float, sigma: float = FIELD_SIGMA) -> np.ndarray:
     """The probability grid (D, D, D) blurred by a Gaussian of ``sigma`` cube units, except in
     thin parts: occupied voxels (>= ``level``) that an opening by a ball of the blur's radius
-    removes (legs, frames, slats: what the blur would empty) and their neighbours keep at least their own
-    values, so the blur can neither empty nor thin them. float32 (D, D, D)."""
+    removes (legs, frames, slats: what the blur would empty) and their neighbours keep at least
+    their own values, so the blur can neither empty nor thin them. float32 (D, D, D)."""
     radius = sigma * grid.shape[0]  # voxels
     blurred = scipy.ndimage.gaussian_filter(grid, radius, mode="nearest")
     occupied = grid >= level

@@ -20,6 +20,7 @@ import torch
 import trimesh
 from PIL import Image
 
+from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.images import PreparedImage, load_image, prepare_image
 from recon.mesh import grid_to_mesh
@@ -113,8 +114,10 @@ class Reconstructor:
                             color_by_confidence=color_by_confidence)
 
     def reconstruct(self, image: str | Path | bytes | Image.Image, seed: int | None = None,
-                    level: float = 0.5, smoothing: str | None = "taubin") -> Reconstruction:
-        """One photo -> grid and mesh, with the seconds each stage took."""
+                    level: float = 0.5, smoothing: str | None = "taubin",
+                    colors: str = "photo") -> Reconstruction:
+        """One photo -> grid and mesh (coloured as recon.colors.color_mesh: "photo" or "plain"),
+        with the seconds each stage took."""
         clock = time.perf_counter()
         prepared = self.prepare(image)
         timings = {"preprocess": time.perf_counter() - clock}
@@ -122,7 +125,7 @@ class Reconstructor:
         (grid,) = self.predict([prepared], seed=seed)
         timings["forward"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        mesh = self.to_mesh(grid, level=level, smoothing=smoothing)
+        mesh = color_mesh(self.to_mesh(grid, level=level, smoothing=smoothing), prepared, colors=colors)
         timings["mesh"] = time.perf_counter() - clock
         return Reconstruction(self.kind, grid, mesh, prepared, seed, timings)
 
