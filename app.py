@@ -29,11 +29,13 @@ import gradio as gr
 import numpy as np
 
 from recon import ar, heap, preview
+from recon.colors import COLOR_MODES, color_mesh
 from recon.errors import EmptyGridError, ReconError
-from recon.exports import export_reconstruction
+from recon.exports import export_reconstruction, reconstruction_sidecar
 from recon.images import load_image
 from recon.mesh import load_mesh
-from recon.pipeline import get_reconstructor
+from recon.pipeline import Reconstruction, get_reconstructor
+from recon.viewpoint import describe_viewpoint
 
 logger = logging.getLogger("recon.app")
 
@@ -43,7 +45,7 @@ ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
 WEIGHTS = ROOT / "recon" / "weights"
 MODEL_LABELS = {"cgan": "cGAN", "vae": "VAE"}
-DOWNLOAD_FORMATS = ("glb", "obj", "mat", "npy")
+DOWNLOAD_FORMATS = ("glb", "usdz", "ply", "stl", "obj", "json", "mat", "npy")
 MESH_RESOLUTIONS = (32, 64, 128)
 MAX_SAMPLES = 8
 MAX_WALK_STEPS = 12
@@ -167,8 +169,27 @@ def _scratch_dir() -> Path:
 # Reconstruct tab
 
 
-def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder):
-    """One model on one photo -> (prepared image, files by format or {}, info markdown)."""
+def object_words(category, azimuth_deg, elevation_deg) -> str:
+    """"chair, seen from 35° right of front, 20° above" from what the model predicts; the parts
+    it does not predict (None) are left out, "" when there is nothing."""
+    parts = [category] if category else []
+    if azimuth_deg is not None and elevation_deg is not None:
+        parts.append(describe_viewpoint(azimuth_deg, elevation_deg))
+    return ", ".join(parts)
+
+
+def ar_defaults(details: dict) -> tuple[float, float]:
+    """(object width in metres, rotation in degrees) for the AR tab from a JSON sidecar: the real
+    width, and the turn that shows the object as the photo did (a camera at azimuth a sees the
+    object turned by -a; rotation 0 faces the rectangle's bottom edge)."""
+    width = float(np.clip(details["size_m"][0], 0.05, 5.0))
+    azimuth = details.get("azimuth_deg")
+    rotation = 0.0 if azimuth is None else (-float(azimuth) + 180.0) % 360.0 - 180.0
+    return round(width, 2), 5.0 * round(rotation / 5.0)
+
+
+def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder, colors="photo"):
+    """One model on one photo -> (prepared image, files by format or {}, info markdown, sidecar)."""
     clock = time.perf_counter()
     reconstructor = get_reconstructor(kind)
     prepared = reconstructor.prepare(image)
@@ -185,25 +206,33 @@ def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder)
     except EmptyGridError:
         gr.Warning(f"{label}: no voxel reached the iso level {level:g}; lower it in Options.")
         mesh = None
+    result = Reconstruction(kind, grid, mesh, prepared, seed)
     if mesh is not None and agreement is not None:
-        mesh = preview.color_by_agreement(mesh, agreement)
-    files = export_reconstruction(grid, mesh, folder, kind, DOWNLOAD_FORMATS, level=level)
+        mesh = preview.color_by_agreement(mesh, agreement)  # several samples: show where they differ
+    elif mesh is not None:
+        mesh = color_mesh(mesh, prepared, result.azimuth_deg, result.elevation_deg, colors)
+    details = reconstruction_sidecar(result, mesh)
+    files = export_reconstruction(grid, mesh, folder, kind, DOWNLOAD_FORMATS, level=level, details=details)
     seconds = time.perf_counter() - clock
     voxels = int((grid >= level).sum())
     lines = [f"**{label}** · {seconds:.2f} s · {voxels:,} voxels at {resolution}³ "
              f"(model {reconstructor.resolution}³) · {reconstructor.device.type}"]
+    words = object_words(result.category, result.azimuth_deg, result.elevation_deg)
+    if words:
+        lines.insert(0, f"**{words}**")
     lines.append(f"seed {seed}" if seed is not None else "mean latent (deterministic)")
     if agreement is not None:
         unsure = float((agreement[grid >= level] < 0.5).mean()) if voxels else 0.0
         lines[-1] += f" · {samples} samples, {unsure:.0%} of the shape unsure (red)"
-    return prepared, files, "  \n".join(lines)
+    return prepared, files, "  \n".join(lines), details
 
 
 @spaces.GPU(duration=60)
 @_user_errors
 def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, samples=1,
-                vae_mode="mean", progress=gr.Progress()):
-    """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists."""
+                vae_mode="mean", colors="photo", progress=gr.Progress()):
+    """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists,
+    and the two JSON sidecars by model label (for the AR tab's defaults)."""
     level = _number(level, "Iso level", 0.05, 0.95)
     resolution = int(_number(resolution, "Mesh resolution", 32, 128))
     if resolution not in MESH_RESOLUTIONS:
@@ -214,21 +243,25 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     samples = int(_number(samples, "Number of samples", 1, MAX_SAMPLES))
     if vae_mode not in ("mean", "sampled"):
         raise gr.Error(f"VAE mode must be 'mean' or 'sampled', got {vae_mode!r}.")
+    if colors not in COLOR_MODES:
+        raise gr.Error(f"Colours must be {' or '.join(COLOR_MODES)}, got {colors!r}.")
     smoothing = None if smoothing in ("none", None) else smoothing
 
     progress(0.05, desc="Reading the photo")
     image = _open_photo(photo)
     folder = _scratch_dir()
     progress(0.2, desc="Running the cGAN")
-    prepared, cgan_files, cgan_info = _run_model("cgan", image, level, resolution, smoothing, seed,
-                                                 samples, folder)
+    prepared, cgan_files, cgan_info, cgan_details = _run_model("cgan", image, level, resolution, smoothing,
+                                                               seed, samples, folder, colors)
     progress(0.6, desc="Running the VAE")
     vae_seed = seed if vae_mode == "sampled" else None
-    _, vae_files, vae_info = _run_model("vae", image, level, resolution, smoothing, vae_seed, 1, folder)
+    _, vae_files, vae_info, vae_details = _run_model("vae", image, level, resolution, smoothing, vae_seed, 1,
+                                                     folder, colors)
     progress(1.0, desc="Done")
     return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
             preview.model_input_preview(prepared), cgan_info, vae_info,
-            [str(p) for p in cgan_files.values()], [str(p) for p in vae_files.values()])
+            [str(p) for p in cgan_files.values()], [str(p) for p in vae_files.values()],
+            {"cGAN": cgan_details, "VAE": vae_details})
 
 
 def _path(path):
@@ -388,10 +421,17 @@ def _corner_outputs(scene, points):
     return marked, points, json.dumps(points) if len(points) == 4 else ""
 
 
-def pick_mesh(choice, cgan_mesh, vae_mesh):
-    """The Reconstruct tab's mesh for the chosen model (uploads are left as they are)."""
+def pick_mesh(choice, cgan_mesh, vae_mesh, details=None):
+    """The Reconstruct tab's mesh for the chosen model, with its real width and the rotation it had
+    in the photo as the AR defaults (uploads, and sliders without a reconstruction, stay as they are)."""
     chosen = {"cGAN": cgan_mesh, "VAE": vae_mesh}.get(choice)
-    return chosen if chosen else gr.skip()
+    if not chosen:
+        return gr.skip(), gr.skip(), gr.skip()
+    found = (details or {}).get(choice)
+    if not found:
+        return chosen, gr.skip(), gr.skip()
+    width, rotation = ar_defaults(found)
+    return chosen, width, rotation
 
 
 def randomize_seed():
@@ -410,9 +450,42 @@ def _model_card(kind: str) -> str:
     if text.startswith("---"):  # drop the Hub front matter, keep the readable card
         text = text.split("---", 2)[-1]
     # Its images are relative to the card's folder, which the page cannot reach: the curves are
-    # shown in the gallery below instead.
+    # shown in the gallery instead. Its long credits table is summed up under Credits.
     text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
+    head, found, rest = text.partition("## Training data credits")
+    if found:
+        text = head + "## Training data credits\nSee *Credits* below.\n\n" + rest[rest.find("\n## ") + 1:]
     return text.strip()
+
+
+def _credits_rows() -> list[dict]:
+    """The rows of the credits table (recon/weights/cgan/CREDITS.md): Model, Category, Author, Licence, Library."""
+    path = WEIGHTS / "cgan" / "CREDITS.md"
+    if not path.is_file():
+        return []
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
+    if len(lines) < 2:
+        return []
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+def _credits_summary() -> str:
+    """One bullet per model library: its licence, how many models, and their authors."""
+    libraries: dict[tuple[str, str], list[str]] = {}
+    for row in _credits_rows():
+        key = (row.get("Library", "?").removesuffix(".sh3f"), row.get("Licence", "?"))
+        libraries.setdefault(key, []).append(row.get("Author", "?"))
+    lines = [DATA_CREDITS]
+    for (library, licence), authors in sorted(libraries.items(), key=lambda item: -len(item[1])):
+        names = ", ".join(sorted(set(authors), key=str.lower))
+        lines.append(f"- **{library}** ({licence}): {len(authors)} models by {names}")
+    return "\n".join(lines)
+
+
+def _credits_table() -> str:
+    path = WEIGHTS / "cgan" / "CREDITS.md"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def _training_curves() -> list[str]:
@@ -426,18 +499,19 @@ def _evaluation_table() -> str:
     return "*The evaluation table appears here once `python -m train.evaluate` has written it.*"
 
 
+DATA_CREDITS = """Trained on procedurally generated furniture (beds, bookcases, chairs, desks, sofas, tables,
+wardrobes; no third-party assets) and on 110 Sweet Home 3D furniture models, all rendered in Pix3D's
+layout on plain and room backgrounds. The Sweet Home 3D models, by library:
+"""
+
 ABOUT = """
 ### How it works
 A photo is cropped around the object (the crop and mask are shown under the upload), resized to
 the models' input size and fed to two generators trained on the same data: a **conditional GAN**
 (image + random latent -> voxels, judged by a discriminator) and a **VAE** (image -> latent
-Gaussian -> voxels). Each predicts a grid of occupancy probabilities; the mesh is its iso-surface.
-
-### Data credits
-Trained on procedurally generated furniture (beds, bookcases, chairs, desks, sofas, tables,
-wardrobes) and on 110 Sweet Home 3D furniture models (its default catalog and the BlendSwap-CC-0,
-BlendSwap-CC-BY and KatorLegaz libraries), all rendered in Pix3D's layout on plain and room
-backgrounds. Every Sweet Home 3D model's author and licence is listed in the model cards.
+Gaussian -> voxels). Each predicts a grid of occupancy probabilities; the mesh is its iso-surface,
+coloured from the photo (what the camera saw; hidden sides from the mirrored side) and, in the
+.usdz download, scaled to a typical real size for its kind.
 
 ### Limitations
 - One object per photo, roughly centred, on a background that differs from it; cluttered
@@ -505,19 +579,25 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                                         "the mesh of their mean, red where the samples disagree)")
                     vae_mode = gr.Radio(["mean", "sampled"], value="mean", label="VAE latent: mean "
                                         "(deterministic) or sampled (uses the seed)")
+                    colors = gr.Radio(list(COLOR_MODES), value="photo", label="Colours: from the photo, "
+                                      "or plain (the model's confidence, pale = unsure)")
             with gr.Column(scale=2):
                 with gr.Row():
                     with gr.Column():
                         cgan_view = gr.Model3D(label="cGAN", height=380, elem_id="cgan-view", clear_color=(0.95, 0.95, 0.96, 1.0),
                                                display_mode="solid")
                         cgan_info = gr.Markdown(elem_classes="viewer-info")
-                        cgan_files = gr.File(label="cGAN downloads (.glb .obj .mat .npy)", file_count="multiple")
+                        cgan_files = gr.File(label="cGAN downloads (.glb .usdz for iPhone AR, .ply .stl .obj "
+                                             ".json .mat .npy)", file_count="multiple")
                     with gr.Column():
                         vae_view = gr.Model3D(label="VAE", height=380, elem_id="vae-view", clear_color=(0.95, 0.95, 0.96, 1.0),
                                               display_mode="solid")
                         vae_info = gr.Markdown(elem_classes="viewer-info")
-                        vae_files = gr.File(label="VAE downloads (.glb .obj .mat .npy)", file_count="multiple")
-        reconstruct_outputs = [cgan_view, vae_view, model_input, cgan_info, vae_info, cgan_files, vae_files]
+                        vae_files = gr.File(label="VAE downloads (.glb .usdz for iPhone AR, .ply .stl .obj "
+                                            ".json .mat .npy)", file_count="multiple")
+        mesh_details = gr.State({})  # JSON sidecars by model label: the AR tab's size and rotation
+        reconstruct_outputs = [cgan_view, vae_view, model_input, cgan_info, vae_info, cgan_files, vae_files,
+                               mesh_details]
         # A new page opens on the start photo's cached results: the viewers and their 3D engine are
         # ready before the first click.
         gr.Examples(_examples("furniture"), inputs=photo, outputs=reconstruct_outputs, fn=reconstruct,
@@ -586,22 +666,29 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                     label="Example room photo (its sheet is in examples/scenes/room-reference.png)")
 
     with gr.Tab("About"):
-        with gr.Row():
-            with gr.Column():
-                gr.Markdown("## cGAN\n" + _model_card("cgan"))
-            with gr.Column():
-                gr.Markdown("## VAE\n" + _model_card("vae"))
-        gr.Markdown("## Evaluation\n" + _evaluation_table())
+        # What a visitor comes for first: how well the models do, with pictures; details fold away.
+        gr.Markdown("## Evaluation\n" + _evaluation_table(), elem_id="evaluation")
         if _training_curves():
-            gr.Gallery(_training_curves(), label="Training curves", columns=2, height=320)
+            gr.Gallery(_training_curves(), label="Training curves", columns=2, height=240)
         gr.Markdown(ABOUT)
+        with gr.Accordion("Model cards", open=False):
+            with gr.Row():
+                with gr.Column():
+                    gr.Markdown("## cGAN\n" + _model_card("cgan"))
+                with gr.Column():
+                    gr.Markdown("## VAE\n" + _model_card("vae"))
+        with gr.Accordion("Credits", open=False):
+            gr.Markdown(_credits_summary())
+            with gr.Accordion("Every model, its author and licence", open=False):
+                gr.Markdown(_credits_table())
 
     # Events. Public API: /reconstruct, /place, /interpolate, /find_reference, /random_furniture;
     # the rest is UI only.
-    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode],
+    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode, colors],
                      reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
                      time_limit=REQUEST_TIME_LIMIT_S).then(
-        pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
+        pick_mesh, [mesh_choice, cgan_view, vae_view, mesh_details], [mesh_file, width_m, rotation],
+        api_visibility="private")
     dice.click(randomize_seed, None, seed, api_visibility="private")
     walk_button.click(interpolate, [walk_first, walk_second, walk_steps, level], [walk_gif, walk_strip],
                       api_name="interpolate", concurrency_limit=1,
@@ -619,7 +706,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     reset_button.click(reset_corners, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
     find_button.click(find_reference, [scene, reference], [corners_text, corner_points, scene_canvas],
                       api_name="find_reference", time_limit=REQUEST_TIME_LIMIT_S)
-    mesh_choice.change(pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
+    mesh_choice.change(pick_mesh, [mesh_choice, cgan_view, vae_view, mesh_details], [mesh_file, width_m, rotation],
+                       api_visibility="private")
     place_button.click(place, [scene, corners_text, mesh_file, plane, custom_width, custom_height, width_m,
                                rotation, position_u, position_v], [composite, ar_files], api_name="place",
                        concurrency_limit=2, time_limit=REQUEST_TIME_LIMIT_S)

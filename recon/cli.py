@@ -20,11 +20,14 @@ logger = logging.getLogger("recon")
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from recon.exports import export_reconstruction, parse_formats
-    from recon.pipeline import Reconstructor
+    from recon.colors import color_mesh
+    from recon.exports import export_reconstruction, parse_formats, reconstruction_sidecar
+    from recon.pipeline import Reconstruction, Reconstructor
 
     try:
         formats = ("npy",) + tuple(f for f in parse_formats(args.format) if f != "npy")
+        if args.longest_side is not None and not 0 < args.longest_side < float("inf"):
+            raise ValueError(f"--longest-side must be a positive number of metres, got {args.longest_side}")
         reconstructor = Reconstructor(args.model, args.weights, args.device)
     except (ReconError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -40,13 +43,18 @@ def _predict(args: argparse.Namespace) -> int:
             failures += 1
 
     grids = reconstructor.predict(prepared, seed=args.seed) if prepared else []
-    for stem, grid in zip(stems, grids):
+    for stem, grid, image in zip(stems, grids, prepared):
         try:
             mesh = reconstructor.to_mesh(grid, level=args.level)
         except EmptyGridError as error:
             print(f"warning: {stem}: {error}; wrote the grid only", file=sys.stderr)
             mesh = None
-        written = export_reconstruction(grid, mesh, args.out, stem, formats, level=args.level)
+        result = Reconstruction(reconstructor.kind, grid, mesh, image, args.seed)
+        if mesh is not None:
+            mesh = color_mesh(mesh, image, result.azimuth_deg, result.elevation_deg, args.colors)
+        details = reconstruction_sidecar(result, mesh, args.longest_side)
+        written = export_reconstruction(grid, mesh, args.out, stem, formats, level=args.level,
+                                        details=details)
         logger.info("%s: %s", stem, ", ".join(str(p) for p in written.values()))
     return 1 if failures else 0
 
@@ -122,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", help="photo files (any format Pillow reads)")
     predict.add_argument("--model", choices=("cgan", "vae"), required=True)
     predict.add_argument("--out", required=True, help="output folder (created if missing)")
-    predict.add_argument("--format", default="npy", help="comma list of npy,mat,obj,glb,stl,ply")
+    predict.add_argument("--format", default="npy", help="comma list of npy,mat,obj,glb,stl,ply,usdz,json")
+    predict.add_argument("--colors", default="photo", choices=("photo", "plain"),
+                         help="mesh vertex colours from the photo (default) or the plain confidence ramp")
+    predict.add_argument("--longest-side", type=float, default=None, metavar="METRES",
+                         help="real size for .usdz and .json (default: typical for the category)")
     predict.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     predict.add_argument("--seed", type=int, default=None,
                          help="latent seed; without it the cGAN uses z = 0 and the VAE its mean")

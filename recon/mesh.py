@@ -19,6 +19,11 @@ from recon.voxels import as_grid
 
 
 MAX_FACES = 500_000
+# Surface cleaning (see smooth_field and decimate): a Gaussian of 1.5/64 of the cube (1.5 voxels
+# at 64^3, 0.75 of a model voxel at 32^3) softens the coarse grid's steps (thin parts are kept),
+# and 20k faces hold a 64^3 surface's shape while keeping files and viewers light.
+FIELD_SIGMA = 1.5 / 64
+FACE_BUDGET = 20_000
 EXPORT_FORMATS = (".glb", ".obj", ".stl", ".ply")
 NEUTRAL_GREY = (200, 200, 200, 255)
 _MATTE_PBR = {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.8}
@@ -60,19 +65,49 @@ def _confidence_colors(grid: np.ndarray, mesh: trimesh.Trimesh, level: float) ->
     return np.concatenate([rgb, alpha], axis=1).round().astype(np.uint8)
 
 
+def smooth_field(grid: np.ndarray, level: float, sigma: float = FIELD_SIGMA) -> np.ndarray:
+    """The probability grid (D, D, D) blurred by a Gaussian of ``sigma`` cube units, except in
+    thin parts: occupied voxels (>= ``level``) that an opening by a ball of the blur's radius
+    removes (legs, frames, slats: what the blur would empty) and their neighbours keep at least
+    their own values, so the blur can neither empty nor thin them. float32 (D, D, D)."""
+    radius = sigma * grid.shape[0]  # voxels
+    blurred = scipy.ndimage.gaussian_filter(grid, radius, mode="nearest")
+    occupied = grid >= level
+    reach = int(np.ceil(radius))
+    offsets = np.mgrid[-reach:reach + 1, -reach:reach + 1, -reach:reach + 1]
+    ball = (offsets ** 2).sum(axis=0) <= radius ** 2
+    # Parts a ball as wide as the blur does not fit in are the ones the blur would empty.
+    thin = occupied & ~scipy.ndimage.binary_opening(occupied, structure=ball)
+    # The thin part and the voxels around it, where its surface passes, keep their values.
+    keep = scipy.ndimage.binary_dilation(thin, structure=np.ones((3, 3, 3), bool))
+    return np.where(keep, np.maximum(grid, blurred), blurred).astype(np.float32)
+
+
+def decimate(mesh: trimesh.Trimesh, max_faces: int) -> trimesh.Trimesh:
+    """``mesh`` itself when it has at most ``max_faces`` faces, else a quadric-error decimation
+    to about that many (fast-simplification, through trimesh), which keeps its shape and its
+    closedness; vertex colours are not carried (they are made afterwards)."""
+    if len(mesh.faces) <= max_faces:
+        return mesh
+    return mesh.simplify_quadric_decimation(face_count=max_faces)
+
+
 def grid_to_mesh(
     grid: np.ndarray,
     level: float = 0.5,
     smoothing: str | None = "taubin",
-    iterations: int = 10,
+    iterations: int = 30,
     min_component_fraction: float = 0.02,
     color_by_confidence: bool = True,
+    max_faces: int | None = FACE_BUDGET,
 ) -> trimesh.Trimesh:
     """Extract the ``level`` iso-surface of a probability grid (D, D, D) as a closed mesh.
 
     Vertices are in canonical cube coordinates ([-0.5, 0.5]^3, Y up, front +Z), normals point
     outward. Pieces with fewer faces than ``min_component_fraction`` of the largest piece are
-    removed. ``smoothing``: "taubin" (keeps volume), "laplacian" or None. Vertex colours show the
+    removed. ``smoothing``: "taubin" (keeps volume) or "laplacian" smooth the field first
+    (smooth_field) and the mesh after; None extracts the raw surface. A mesh with more than
+    ``max_faces`` faces is decimated to about that many (None: never). Vertex colours show the
     occupancy confidence (warm ramp), or a neutral light grey when ``color_by_confidence`` is
     False. Raises EmptyGridError when no voxel reaches ``level``; InvalidGridError for a bad grid.
     """
@@ -87,8 +122,9 @@ def grid_to_mesh(
             "there is no surface; try a lower level"
         )
     side = grid.shape[0]
+    field = grid if smoothing is None else smooth_field(grid, level)
     # Padding closes surfaces that touch the grid's faces.
-    vertices, faces, _, _ = marching_cubes(np.pad(grid, 1), level)
+    vertices, faces, _, _ = marching_cubes(np.pad(field, 1), level)
     vertices = (vertices - 1 + 0.5) / side - 0.5  # undo the pad, voxel centres at (i + .5)/D - .5
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
     if mesh.volume < 0:  # make the winding outward whatever the extractor's habit
@@ -99,6 +135,8 @@ def grid_to_mesh(
         trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=0.53, iterations=iterations)
     elif smoothing == "laplacian":
         trimesh.smoothing.filter_laplacian(mesh, lamb=0.5, iterations=iterations)
+    if max_faces is not None:
+        mesh = decimate(mesh, max_faces)
     if color_by_confidence:
         colors = _confidence_colors(grid, mesh, level)
     else:

@@ -21,6 +21,7 @@ import trimesh
 from PIL import Image
 
 from recon.generative_metrics import random_shapes
+from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.images import PreparedImage, load_image, prepare_image
 from recon.mesh import grid_to_mesh
@@ -38,6 +39,8 @@ class Reconstruction:
     mesh: the iso-surface of `grid`, canonical cube coordinates, Y up, front toward +Z.
     seed: the latent seed used (None when the model ran deterministically).
     timings: seconds per stage ("preprocess", "forward", "mesh").
+    category, category_scores ({category: probability}), azimuth_deg, elevation_deg: what the
+    model predicts about the object and the camera (recon.viewpoint), None when it has no such heads.
     """
 
     model: str
@@ -46,6 +49,10 @@ class Reconstruction:
     prepared: PreparedImage
     seed: int | None
     timings: dict[str, float] = field(default_factory=dict)
+    category: str | None = None
+    category_scores: dict[str, float] | None = None
+    azimuth_deg: float | None = None
+    elevation_deg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,10 @@ class Reconstructor:
                             color_by_confidence=color_by_confidence)
 
     def reconstruct(self, image: str | Path | bytes | Image.Image, seed: int | None = None,
-                    level: float = 0.5, smoothing: str | None = "taubin") -> Reconstruction:
-        """One photo -> grid and mesh, with the seconds each stage took."""
+                    level: float = 0.5, smoothing: str | None = "taubin",
+                    colors: str = "photo") -> Reconstruction:
+        """One photo -> grid and mesh (coloured as recon.colors.color_mesh: "photo" or "plain"),
+        with the seconds each stage took."""
         clock = time.perf_counter()
         prepared = self.prepare(image)
         timings = {"preprocess": time.perf_counter() - clock}
@@ -127,7 +136,7 @@ class Reconstructor:
         (grid,) = self.predict([prepared], seed=seed)
         timings["forward"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        mesh = self.to_mesh(grid, level=level, smoothing=smoothing)
+        mesh = color_mesh(self.to_mesh(grid, level=level, smoothing=smoothing), prepared, colors=colors)
         timings["mesh"] = time.perf_counter() - clock
         return Reconstruction(self.kind, grid, mesh, prepared, seed, timings)
 

@@ -146,3 +146,21 @@ def wait_for_start_example(page, timeout_s: float = 60.0) -> None:
     page.wait_for_function("() => ['cgan-view', 'vae-view'].every(v => "
                            "Object.keys(window.__reconDraws[v] || {}).some(n => Number(n) > 3000))",
                            timeout=timeout_s * 1000)
+
+
+def canvas_hue_mix(page, selector: str, path: Path | None = None, background=(242, 242, 245)) -> float:
+    """Share of a canvas's coloured object pixels whose hue is more than 40 degrees from the
+    object's dominant hue: about 0 for a mesh of one hue (grey, or the warm confidence ramp),
+    large for a mesh painted in the photo's several colours. Background: the viewer's clear colour."""
+    png = page.locator(selector).screenshot(path=None if path is None else str(path))
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float32)
+    hsv = np.asarray(Image.open(io.BytesIO(png)).convert("HSV"), dtype=np.float32)
+    on_object = np.abs(rgb - np.array(background)).max(axis=2) > 25
+    coloured = on_object & (hsv[..., 1] > 0.12 * 255) & (hsv[..., 2] > 0.1 * 255)
+    hues = hsv[..., 0][coloured] * 360.0 / 256.0
+    if len(hues) < 100:
+        return 0.0
+    counts, edges = np.histogram(hues, bins=36, range=(0, 360))
+    dominant = edges[np.argmax(counts)] + 5.0
+    distance = np.abs((hues - dominant + 180.0) % 360.0 - 180.0)
+    return float((distance > 40.0).mean())

@@ -9,6 +9,8 @@ import scipy.io
 import trimesh
 from PIL import Image
 
+from recon.mesh import load_mesh
+
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
@@ -47,7 +49,7 @@ def test_api_lists_the_documented_endpoints(client):
 
 
 def test_reconstruct_returns_two_glb_meshes_and_downloads(reconstruction):
-    cgan_glb, vae_glb, preview_image, cgan_info, vae_info, cgan_files, vae_files = reconstruction
+    cgan_glb, vae_glb, preview_image, cgan_info, vae_info, cgan_files, vae_files = reconstruction[:7]
     for glb in (cgan_glb, vae_glb):
         assert glb.endswith(".glb")
         mesh = trimesh.load(glb, force="mesh")
@@ -58,7 +60,11 @@ def test_reconstruct_returns_two_glb_meshes_and_downloads(reconstruction):
     assert "VAE" in vae_info
     for files in (cgan_files, vae_files):
         suffixes = {Path(f).suffix for f in files}
-        assert suffixes == {".glb", ".obj", ".mat", ".npy"}
+        assert suffixes == {".glb", ".usdz", ".ply", ".stl", ".obj", ".json", ".mat", ".npy"}
+        details = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+        assert set(details) == {"category", "category_scores", "azimuth_deg", "elevation_deg", "size_m"}
+        glb = load_mesh(next(f for f in files if f.endswith(".glb")))
+        assert len(np.unique(glb.visual.vertex_colors[:, :3], axis=0)) > 50  # coloured from the photo
         mat = next(f for f in files if f.endswith(".mat"))
         voxel = scipy.io.loadmat(mat)["voxel"]
         assert voxel.dtype == np.uint8 and voxel.shape == (64, 64, 64)
@@ -181,3 +187,25 @@ def test_about_tab_cards_have_no_unreachable_images_and_carry_the_evaluation():
         assert "![" not in card and "## Evaluation" in card and "silhouette retrieval" in card
     assert "silhouette retrieval" in app._evaluation_table()
     assert len(app._training_curves()) == 2
+
+
+def test_object_words_and_ar_defaults():
+    import app
+
+    assert app.object_words("chair", 35, 20) == "chair, seen from 35° right of front, 20° above"
+    assert app.object_words("sofa", None, None) == "sofa"
+    assert app.object_words(None, None, None) == ""
+    size = {"size_m": [0.45, 0.9, 0.5], "azimuth_deg": 35.0}
+    assert app.ar_defaults(size) == (0.45, -35.0)  # turned back as the photo showed it
+    assert app.ar_defaults({**size, "azimuth_deg": 330.0}) == (0.45, 30.0)
+    assert app.ar_defaults({**size, "azimuth_deg": None}) == (0.45, 0.0)
+
+
+def test_about_tab_credits_are_compact():
+    import app
+
+    summary = app._credits_summary()
+    assert "BlendSwap-CC-BY" in summary and "models by" in summary
+    assert summary.count("\n") < 12  # a line per library, not a row per model
+    for kind in ("cgan", "vae"):
+        assert "| Armchair |" not in app._model_card(kind)

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "examples" / "furniture" / "sofa-room.jpg"  # not the start photo the page opens on
+COLOURFUL = ROOT / "examples" / "furniture" / "bed-plain.jpg"  # purple bedding on a wooden frame
 SCENE = ROOT / "examples" / "scenes" / "room.jpg"
 TRUE_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room.json").read_text())
 
@@ -83,6 +84,41 @@ def test_reconstruct_shows_both_meshes(page, artifacts):
     spreads = [browser.canvas_spread(page, f"#{name}-view canvas", artifacts / f"{name}-canvas.png")
                for name in browser.VIEWERS]
     assert min(spreads) > 8, spreads  # both viewers show a shaded mesh, not a blank canvas
+
+
+def _reconstruct_and_measure_colours(page, artifacts, name: str) -> float:
+    browser.reset_draws(page)
+    page.get_by_role("button", name=browser.RECONSTRUCT_BUTTON).click()
+    browser.wait_for_meshes(page)
+    time.sleep(2)  # Babylon frames the new mesh
+    return browser.canvas_hue_mix(page, "#cgan-view canvas", artifacts / f"cgan-{name}.png")
+
+
+def test_viewer_shows_the_photos_colours(page, artifacts):
+    browser.upload_photo(page, COLOURFUL)
+    photo = _reconstruct_and_measure_colours(page, artifacts, "photo-colours")
+    page.get_by_text("Options", exact=True).click()
+    page.get_by_label("plain").check()
+    plain = _reconstruct_and_measure_colours(page, artifacts, "plain-colours")
+    page.get_by_label("photo").check()
+    page.timings.update({"hue_mix_photo": photo, "hue_mix_plain": plain})
+    # A purple bed on a wooden frame shows two hues; the plain confidence ramp only warm ones.
+    assert photo > 0.15 > plain, (photo, plain)
+
+
+def test_about_tab_opens_on_the_evaluation_table(page, artifacts):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.get_by_role("tab", name="About").click()
+    table = page.locator("#evaluation table").first
+    table.wait_for(state="visible", timeout=30_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts / "about.png"))
+    box = table.bounding_box()
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.timings["about_page_height_px"] = height
+    page.set_viewport_size({"width": 1400, "height": 1000})  # back to the other tests' size
+    assert box["y"] < 900, box  # on the first screen, no scrolling
+    assert height < 4000, height  # model cards and credits are folded away
 
 
 def _click_image_pixel(page, selector: str, x: float, y: float) -> None:

@@ -1,5 +1,6 @@
 """`python -m recon predict` on real image files, as DESIGN.md's command line promises."""
 
+import json
 import subprocess
 import sys
 
@@ -10,8 +11,9 @@ import trimesh
 from PIL import Image
 
 from recon.cli import main
+from recon.sizes import TYPICAL_LONGEST_SIDE_M
 
-FORMATS = "npy,mat,obj,glb"
+FORMATS = "npy,mat,obj,glb,stl,ply,usdz,json"
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +48,48 @@ def test_predict_writes_every_format_for_every_image(photos, tmp_path):
         voxel = scipy.io.loadmat(tmp_path / f"{stem}.mat")["voxel"]
         assert voxel.dtype == np.uint8
         np.testing.assert_array_equal(voxel, (grid >= 0.5).astype(np.uint8))
-        for suffix in ("obj", "glb"):
+        for suffix in ("obj", "glb", "stl", "ply"):
             mesh = trimesh.load(tmp_path / f"{stem}.{suffix}", force="mesh")
             assert len(mesh.faces) > 0
             assert np.all(mesh.bounds[0] >= -0.55) and np.all(mesh.bounds[1] <= 0.55)
+        assert (tmp_path / f"{stem}.usdz").stat().st_size > 1000
+        check_sidecar(json.loads((tmp_path / f"{stem}.json").read_text()))
+
+
+def check_sidecar(details):
+    """DESIGN.md's JSON schema; category and viewpoint may be null for models without those heads."""
+    assert set(details) == {"category", "category_scores", "azimuth_deg", "elevation_deg", "size_m"}
+    assert details["category"] is None or details["category"] in TYPICAL_LONGEST_SIDE_M
+    scores = details["category_scores"]
+    assert scores is None or (set(scores) <= set(TYPICAL_LONGEST_SIDE_M)
+                              and abs(sum(scores.values()) - 1) < 1e-3)
+    for key in ("azimuth_deg", "elevation_deg"):
+        assert details[key] is None or isinstance(details[key], float)
+    width, height, depth = details["size_m"]
+    assert 0 < min(width, height, depth) and max(width, height, depth) <= 2.5
+
+
+def test_photo_colours_by_default_plain_on_request(photos, tmp_path):
+    for colors in ("photo", "plain"):
+        main(["predict", str(photos / "plain.png"), "--model", "cgan", "--out", str(tmp_path / colors),
+              "--format", "ply", "--colors", colors, "--device", "cpu"])
+    photo = trimesh.load(tmp_path / "photo" / "plain.ply").visual.vertex_colors[:, :3].astype(float)
+    plain = trimesh.load(tmp_path / "plain" / "plain.ply").visual.vertex_colors[:, :3].astype(float)
+    # The example chair is grey: photo colours have almost no saturation, the plain ramp is warm.
+    assert np.ptp(photo, axis=1).mean() < 30 < np.ptp(plain, axis=1).mean()
+
+
+def test_sidecar_and_usdz_take_the_size_given(photos, tmp_path):
+    from pxr import Usd, UsdGeom
+
+    main(["predict", str(photos / "plain.png"), "--model", "vae", "--out", str(tmp_path),
+          "--format", "usdz,json", "--longest-side", "0.75", "--device", "cpu"])
+    details = json.loads((tmp_path / "plain.json").read_text())
+    check_sidecar(details)
+    assert max(details["size_m"]) == pytest.approx(0.75)
+    stage = Usd.Stage.Open(str(tmp_path / "plain.usdz"))
+    low, high = np.array(UsdGeom.Mesh(stage.GetPrimAtPath("/Furniture/Mesh")).GetExtentAttr().Get())
+    np.testing.assert_allclose(high - low, details["size_m"], atol=1e-4)
 
 
 def test_exif_rotation_is_applied_before_the_model(photos, tmp_path):

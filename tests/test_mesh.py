@@ -122,3 +122,36 @@ def test_scene_is_flattened(tmp_path):
     mesh = load_mesh(path)
     assert isinstance(mesh, trimesh.Trimesh) and len(mesh.faces) == 24
     assert mesh.bounds[1][0] == pytest.approx(3.5)
+
+
+def test_surface_cleaning_keeps_thin_legs_and_stays_closed():
+    from recon.preview import upsample_probabilities
+
+    grid = np.zeros((32, 32, 32), dtype=np.float32)
+    grid[6:26, 14:17, 6:26] = 1.0  # a table top
+    for i in (6, 25):
+        for k in (6, 25):
+            grid[i, 2:14, k] = 1.0  # legs one voxel thin
+    fine = upsample_probabilities(grid, 64)  # the app's default: 64 from the model's 32
+    mesh = grid_to_mesh(fine)
+    low = mesh.vertices[mesh.vertices[:, 1] < -0.3]
+    # Each leg reaches (nearly) the floor of the grid: four separate feet.
+    corners = {(x > 0, z > 0) for x, z in low[:, [0, 2]]}
+    assert corners == {(False, False), (False, True), (True, False), (True, True)}
+    assert mesh.vertices[:, 1].min() < -0.4
+    assert mesh.is_watertight and mesh.volume > 0
+
+
+def test_surface_cleaning_decimates_to_the_face_budget():
+    rng = np.random.default_rng(0)
+    grid = scipy_blur(rng.random((64, 64, 64)).astype(np.float32))
+    mesh = grid_to_mesh(grid, max_faces=5000)
+    assert len(mesh.faces) <= 5000 and len(mesh.visual.vertex_colors) == len(mesh.vertices)
+    assert len(grid_to_mesh(grid, max_faces=None).faces) > 5000
+
+
+def scipy_blur(noise):
+    import scipy.ndimage
+
+    blurred = scipy.ndimage.gaussian_filter(noise, 4)
+    return ((blurred - blurred.min()) / np.ptp(blurred)).astype(np.float32)
