@@ -1,6 +1,7 @@
 """Photo in, voxel grid and mesh out: the one pipeline the app and the command line share.
 
-    prepare_image -> predict (model) -> grid_to_mesh
+    find_object (mask head on the whole photo) -> prepare_image (crop) -> predict (grid) and
+    describe (category, camera, mask) -> grid_to_mesh -> color_mesh (the photo's colours)
 
 `Reconstructor` loads a model once and runs batches; `get_reconstructor` caches one per
 (model, weights, device) so the app and the command line load each model a single time.
@@ -23,12 +24,28 @@ from PIL import Image
 from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
-from recon.images import PreparedImage, load_image, prepare_image
+from recon.errors import InvalidImageError
+from recon.images import FLAT_RANGE, PreparedImage, frame_image, load_image, mask_from_frame, prepare_image
 from recon.mesh import grid_to_mesh
 
 logger = logging.getLogger(__name__)
 
 MODEL_KINDS = ("cgan", "vae")
+CATEGORIES = ("bed", "bookcase", "chair", "desk", "sofa", "table", "wardrobe")  # DESIGN.md, the heads' order
+MIN_OBJECT_SHARE = 0.002  # a found mask smaller than this share of the photo is no object
+
+
+@dataclass(frozen=True)
+class ObjectReading:
+    """What the model's heads read from a prepared photo: the category (one of CATEGORIES) and
+    its scores, the camera (DESIGN.md "Viewpoint and category", degrees) and the object mask in
+    the crop, float32 (S, S) probabilities."""
+
+    category: str
+    category_scores: dict[str, float]
+    azimuth_deg: float
+    elevation_deg: float
+    mask: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -92,14 +109,57 @@ class Reconstructor:
         self.image_size = int(self.network.image_size)
         self.resolution = int(self.network.resolution)
 
-    def prepare(self, image: str | Path | bytes | Image.Image) -> PreparedImage:
-        """Load (when given a path or bytes) and crop one photo exactly as in training."""
+    def _batch(self, arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(arrays)).to(self.device)
+
+    def find_object(self, image: Image.Image) -> np.ndarray:
+        """The object's pixels in a whole photo, bool (H, W), from the model's mask head run on the
+        photo letterboxed into its input (empty when it finds nothing)."""
+        framed = frame_image(image, self.image_size)
+        probabilities = self.network.describe(self._batch([framed.pixels]))["mask"][0]
+        return mask_from_frame(probabilities.float().cpu().numpy(), framed)
+
+    def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None) -> PreparedImage:
+        """Load (when given a path or bytes) and crop one photo exactly as in training.
+
+        The object: an alpha channel when the photo has one (the background is then painted
+        white), else the model's own mask (find_object). box (x0, y0, x1, y1), photo pixels, ends
+        exclusive: the user's correction; the crop is then made around it. Raises
+        InvalidImageError for a flat photo or an empty box.
+        """
         if not isinstance(image, Image.Image):
             image = load_image(image)
-        # A real alpha channel is an exact mask: paint the background white. Without one the mask
-        # is only an estimate, so keep the background (training saw both plain and room ones).
-        background = "white" if image.mode == "RGBA" else "keep"
-        return prepare_image(image, size=self.image_size, background=background)
+        if image.mode == "RGBA":
+            return prepare_image(image, size=self.image_size, bbox=box, background="white")
+        rgb = np.asarray(image.convert("RGB"))
+        if np.ptp(rgb) <= FLAT_RANGE:
+            raise InvalidImageError("the photo is one flat colour, so there is no object to reconstruct: "
+                                    "use a photo that shows the piece of furniture")
+        mask = self.find_object(image)
+        if box is not None:
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            inside = np.zeros_like(mask)
+            inside[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+            if not inside.any():
+                raise InvalidImageError(f"the box {tuple(box)} lies outside the {image.width}x{image.height} photo")
+            mask = mask & inside if (mask & inside).any() else inside
+        elif mask.mean() < MIN_OBJECT_SHARE:
+            logger.info("no object found in the photo (mask share %.4f); using the whole photo", mask.mean())
+            mask = np.ones_like(mask)
+        return prepare_image(image, size=self.image_size, mask=mask, bbox=box, background="keep")
+
+    def describe(self, images: list[PreparedImage]) -> list[ObjectReading]:
+        """Category, camera and mask for prepared photos, in one batch (mirror-averaged)."""
+        if not images:
+            return []
+        out = self.network.describe(self._batch([p.pixels for p in images]))
+        readings = []
+        for k in range(len(images)):
+            scores = out["category"][k].float().cpu().numpy()
+            readings.append(ObjectReading(
+                CATEGORIES[int(np.argmax(scores))], {c: float(v) for c, v in zip(CATEGORIES, scores)},
+                float(out["azimuth"][k]), float(out["elevation"][k]), out["mask"][k].float().cpu().numpy()))
+        return readings
 
     def predict(self, images: list[PreparedImage], seed: int | None = None) -> list[np.ndarray]:
         """Occupancy grids for prepared photos, in one batch.
@@ -110,7 +170,7 @@ class Reconstructor:
         """
         if not images:
             return []
-        batch = torch.from_numpy(np.stack([p.pixels for p in images])).to(self.device)
+        batch = self._batch([p.pixels for p in images])
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
@@ -126,19 +186,23 @@ class Reconstructor:
 
     def reconstruct(self, image: str | Path | bytes | Image.Image, seed: int | None = None,
                     level: float = 0.5, smoothing: str | None = "taubin",
-                    colors: str = "photo") -> Reconstruction:
-        """One photo -> grid and mesh (coloured as recon.colors.color_mesh: "photo" or "plain"),
-        with the seconds each stage took."""
+                    colors: str = "photo", box: tuple | None = None) -> Reconstruction:
+        """One photo -> grid, mesh (coloured as recon.colors.color_mesh: "photo" or "plain", from
+        the predicted camera), category and camera, with the seconds each stage took. box: see
+        prepare."""
         clock = time.perf_counter()
-        prepared = self.prepare(image)
+        prepared = self.prepare(image, box=box)
         timings = {"preprocess": time.perf_counter() - clock}
         clock = time.perf_counter()
         (grid,) = self.predict([prepared], seed=seed)
+        (reading,) = self.describe([prepared])
         timings["forward"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        mesh = color_mesh(self.to_mesh(grid, level=level, smoothing=smoothing), prepared, colors=colors)
+        mesh = color_mesh(self.to_mesh(grid, level=level, smoothing=smoothing), prepared,
+                          reading.azimuth_deg, reading.elevation_deg, colors=colors)
         timings["mesh"] = time.perf_counter() - clock
-        return Reconstruction(self.kind, grid, mesh, prepared, seed, timings)
+        return Reconstruction(self.kind, grid, mesh, prepared, seed, timings, reading.category,
+                              reading.category_scores, reading.azimuth_deg, reading.elevation_deg)
 
     def random_furniture(self, seed: int, level: float = 0.5, smoothing: str | None = "taubin") -> GeneratedShape:
         """The VAE as a generator: one shape decoded from z ~ N(0, I) drawn with `seed`, and its mesh.

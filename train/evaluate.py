@@ -1,103 +1,77 @@
-"""Evaluation of the trained models next to three baselines, on unseen models.
+"""Evaluation that cannot flatter: a whole furniture library and whole background sources that
+training never saw, run through the same pipeline as the app, next to three baselines.
 
-    python -m train.evaluate --data DIR [--data DIR2] --cgan PATH --vae PATH --out DIR
+    python -m train.evaluate --train-data DIR [--train-data DIR2] --test-data DIR \
+        --backgrounds-eval DIR --model "cGAN=cgan:PATH" --model "VAE=vae:PATH" --out DIR
 
 Protocol (also written into the outputs):
-- test split of the loader: models (shapes) never seen in training, so shapes are not memorised;
-- IoU at 32^3: predictions at 64^3 are any-pooled (max-pooled probabilities) to 32^3, then
-  thresholded at 0.5; the ground truth is the loader's 32^3 grid; no re-alignment, no threshold
-  search for the networks;
-- F-score at 1% of the cube side (0.01) between 20,000 points sampled on the 0.5 iso-surfaces of
-  the same 32^3 grids (canonical cube [-0.5, 0.5]^3);
-- per category and the mean over categories, separately for each background kind (clean, room);
-- cGAN at z = 0 and VAE at mu (their deterministic predictions), each averaged with its prediction
-  for the photo flipped left-right, exactly as the app and library run them; sample diversity (mean pairwise
-  IoU distance of 4 samples per image) is reported beside them;
-- baselines on the same images (train/baselines.py): global mean shape and per-category mean
-  shape, thresholds chosen on the training split; silhouette retrieval by 32 x 32 mask IoU.
+- test photos: every view of every model of the `--test-data` roots (cutout renders of a library
+  kept out of training, e.g. Sweet Home 3D's KatorLegaz), composited as a photo would show the
+  piece: shrunk to 30-90 % of a square frame at a random place, under two conditions:
+  "white" (a white backdrop, no effects) and "real" (crops of real photographs of a source never
+  trained on: the sample images of scikit-image and OpenCV, evaluation/reserved_backgrounds.py;
+  with contact shadow, other furniture partly in view, colour shift, blur, noise and JPEG as
+  train.data.composite draws them). The same photos for every method (seeded per image);
+- the models run exactly as the app runs them (recon.pipeline.Reconstructor): their own mask head
+  finds the object in the whole photo, the crop is made around it, the prediction is averaged
+  with the left-right mirrored photo's; cGAN at z = 0, VAE at mu;
+- IoU at 32^3 (probabilities max-pooled to 32^3, threshold 0.5, no re-alignment, no threshold
+  search for the networks); F-score at 1 % and 2 % of the cube side (20,000 surface points);
+- baselines on the same photos: global mean shape and per-category mean shape (true category;
+  thresholds chosen on the training grids), silhouette retrieval given the TRUE object mask (the
+  training view with the nearest 32 x 32 crop mask; its shape);
+- means over images and over categories; per category;
+- besides: mask IoU of the object found in the whole photo against the true visible mask,
+  category accuracy, median azimuth / elevation errors; crispness (share of active voxels
+  p > 0.2 with p < 0.8) of the mode output; sample diversity (mean pairwise 1 - IoU of 4 samples:
+  cGAN z ~ N(0, I), VAE z ~ q(z|x)); Fréchet voxel distance (recon.generative_metrics) of the
+  mode outputs against the true grids; for a VAE its active latent units and the FVD of shapes
+  decoded from z ~ N(0, I).
 
-Writes <out>/results.json and <out>/results.md (tables for the model cards).
+Writes <out>/results.json and <out>/results.md.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from PIL import Image
 
 from recon.errors import EmptyGridError
+from recon.images import prepare_image
 from recon.metrics import f_score, surface_points
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
-from train.loop import sample_diversity
 
 log = logging.getLogger(__name__)
 
 RESOLUTION = 32  # IoU and F-score are computed at 32^3
 LEVEL = 0.5
-F_THRESHOLD = 0.01  # 1% of the cube side
-# points per surface: sampling must be much denser than F_THRESHOLD, else even identical surfaces
-# score low (measured on a 32^3 shape drawn twice: 2,048 points -> F 0.34, 20,000 -> 0.98)
+F_THRESHOLDS = (0.01, 0.02)  # 1 % and 2 % of the cube side
+# points per surface: sampling must be much denser than the threshold, else even identical
+# surfaces score low (a 32^3 shape drawn twice: 2,048 points -> F 0.34, 20,000 -> 0.98)
 F_POINTS = 20_000
 DIVERSITY_SAMPLES = 4
-MODEL_NAMES = {"cgan": "cGAN (z = 0)", "vae": "VAE (mu)"}
+PRIOR_SAMPLES = 256
+CONDITIONS = {"white": dict(kind="white", effects=False), "real": dict(kind="photo", effects=True)}
 BASELINES = ("global mean shape", "per-category mean shape", "silhouette retrieval")
+RETRIEVAL_VIEWS = 6  # training views per model in the retrieval database
 
 
-def pool_to_32(grids: torch.Tensor) -> torch.Tensor:
+def pool_to_32(grids: np.ndarray) -> np.ndarray:
     """(B, D, D, D) probabilities -> (B, 32, 32, 32) by max-pooling (any-pooling once thresholded)."""
+    grids = torch.as_tensor(np.asarray(grids, np.float32))
     factor = grids.shape[-1] // RESOLUTION
-    if factor == 1:
-        return grids
-    return F.max_pool3d(grids.unsqueeze(1), factor).squeeze(1)
-
-
-def category_names(batch: dict) -> list[str]:
-    """Category names of a batch (the loader gives indices into CATEGORIES)."""
-    from train.data.pix3d import CATEGORIES
-
-    return [CATEGORIES[int(c)] if not isinstance(c, str) else c for c in batch["category"]]
-
-
-class WithMasks(Dataset):
-    """A Pix3DDataset whose items also hold "mask": (S, S) bool, the object mask in the model's crop."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> dict:
-        from PIL import Image
-
-        from recon.images import prepare_image
-
-        item = self.dataset[index]
-        if "mask" not in item:
-            entry = self.dataset.entries[index]
-            with Image.open(entry.mask) as image:
-                mask_image = image.convert("L")
-            # the mask image stands in for the photo: same size, so prepare_image crops it identically
-            prepared = prepare_image(mask_image.convert("RGB"), self.dataset.image_size,
-                                     mask=np.asarray(mask_image) >= 128, bbox=entry.bbox, background="white")
-            item["mask"] = prepared.mask
-        return item
-
-
-def read_training_set(dataset: Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Training grids (N, 32, 32, 32) bool, masks (N, S, S) bool and categories of `dataset`."""
-    grids, masks, categories = [], [], []
-    for batch in DataLoader(dataset, batch_size=batch_size):
-        grids.append(pool_to_32(batch["voxels"].float()).numpy() >= LEVEL)
-        masks.append(np.asarray(batch["mask"], dtype=bool))
-        categories += category_names(batch)
-    return np.concatenate(grids), np.concatenate(masks), categories
+    if factor > 1:
+        grids = F.max_pool3d(grids.unsqueeze(1), factor).squeeze(1)
+    return grids.numpy()
 
 
 class SurfacePoints:
@@ -117,125 +91,241 @@ class SurfacePoints:
         return self.cache[key]
 
 
-def score_test_set(models: dict[str, nn.Module], train_set: Dataset, test_set: Dataset,
-                   batch_size: int = 32, max_images: int | None = None, seed: int = 0) -> dict:
-    """Score `models` ({"cgan": ..., "vae": ...}, generator side, on one device) and the baselines.
+@dataclass(frozen=True, eq=False)
+class TestPhoto:
+    """One evaluation photo: the composite (PIL RGB), its true visible mask bool (H, W), the true
+    grid bool (32, 32, 32), category, camera (degrees) and the model it shows."""
 
-    Returns the results dict written to results.json. Raises ValueError for an empty split.
-    """
-    if not len(train_set) or not len(test_set):
-        raise ValueError("evaluation needs a non-empty train split (for the baselines) and test split")
-    train_grids, train_masks, train_categories = read_training_set(train_set, batch_size)
-    global_mean = fit_mean_shape(train_grids)
-    category_means = fit_category_means(train_grids, train_categories)
-    retrieval = SilhouetteRetrieval(train_masks, train_grids)
+    photo: Image.Image
+    mask: np.ndarray
+    truth: np.ndarray
+    category: str
+    azimuth: float
+    elevation: float
+    model: str
 
+
+def _crop_mask(mask: np.ndarray, image_size: int) -> np.ndarray:
+    """A photo's true object mask -> the (S, S) mask of the crop made around it (as the app crops)."""
+    picture = Image.fromarray(mask.astype(np.uint8) * 255).convert("RGB")
+    return prepare_image(picture, image_size, mask=mask, background="white").mask
+
+
+def test_photos(roots: list[str], condition: str, backgrounds: dict, seed: int = 0) -> list[TestPhoto]:
+    """Every view of the `roots` composited under `condition` (see CONDITIONS), seeded per image."""
+    from train.data.composite import compose
+    from train.data.pix3d import Pix3DDataset
+
+    photos = []
+    for root_index, root in enumerate(roots):
+        dataset = Pix3DDataset(root, split="all", resolution=RESOLUTION, jitter=False)
+        for index, entry in enumerate(dataset.entries):
+            rng = np.random.default_rng((seed, root_index, index, list(CONDITIONS).index(condition)))
+            composite = compose(dataset._cutout(entry), rng, backgrounds,
+                                distractor=lambda: dataset._cutout(dataset.entries[rng.integers(len(dataset))]),
+                                frame=True, **CONDITIONS[condition])
+            if not composite.mask.any():
+                continue
+            photos.append(TestPhoto(Image.fromarray(composite.rgb), composite.mask,
+                                    dataset.voxels(entry) >= LEVEL, entry.category, entry.azimuth,
+                                    entry.elevation, entry.model))
+    return photos
+
+
+def training_reference(roots: list[str], image_size: int):
+    """Baselines fitted on the training roots -> (global mean, per-category means, retrieval,
+    training grids (N, 32, 32, 32) bool, one per model)."""
+    from train.data.pix3d import Pix3DDataset
+
+    grids, categories, view_masks, view_grids = [], [], [], []
+    for root in roots:
+        dataset = Pix3DDataset(root, split="all", resolution=RESOLUTION, jitter=False)
+        by_model = defaultdict(list)
+        for entry in dataset.entries:
+            by_model[entry.model].append(entry)
+        for entries in by_model.values():
+            grid = dataset.voxels(entries[0]) >= LEVEL
+            grids.append(grid)
+            categories.append(entries[0].category)
+            for entry in entries[:RETRIEVAL_VIEWS]:
+                with Image.open(entry.mask) as mask_image:
+                    mask = np.asarray(mask_image.convert("L")) >= 128
+                if mask.any():
+                    view_masks.append(_crop_mask(mask, image_size))
+                    view_grids.append(grid)
+    grids = np.stack(grids)
+    return (fit_mean_shape(grids), fit_category_means(grids, categories),
+            SilhouetteRetrieval(np.stack(view_masks), np.stack(view_grids)), grids)
+
+
+def _angle_error(a: float, b: float) -> float:
+    return float(abs((a - b + 180.0) % 360.0 - 180.0))
+
+
+def score_method(predict, photos: list[TestPhoto], points: SurfacePoints) -> dict:
+    """Per-photo IoU and F-scores of `predict(photo) -> bool (32, 32, 32)` -> per-category and mean."""
+    per_category = defaultdict(list)
+    for photo in photos:
+        grid = predict(photo)
+        truth_points, grid_points = points(photo.truth), points(grid)
+        row = [float(grid_ious(grid, photo.truth[None])[0])]
+        row += [f_score(grid_points, truth_points, t) for t in F_THRESHOLDS]
+        per_category[photo.category].append(row)
+    return summarise_rows(per_category)
+
+
+METRIC_NAMES = ("iou", "f1", "f2")  # IoU, F-score at 1 % and at 2 %
+
+
+def summarise_rows(per_category: dict[str, list[list[float]]]) -> dict:
+    categories = {c: {name: float(np.mean([r[k] for r in rows])) for k, name in enumerate(METRIC_NAMES)}
+                  | {"count": len(rows)} for c, rows in sorted(per_category.items())}
+    every = [r for rows in per_category.values() for r in rows]
+    return {"categories": categories,
+            "mean_over_images": {name: float(np.mean([r[k] for r in every])) for k, name in enumerate(METRIC_NAMES)},
+            "mean_over_categories": {name: float(np.mean([c[name] for c in categories.values()]))
+                                     for name in METRIC_NAMES},
+            "count": len(every)}
+
+
+def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, classifier, seed: int = 0) -> dict:
+    """The model through the app's pipeline on every photo -> accuracy, heads and its own kind's metrics."""
+    from recon.generative_metrics import crispness, frechet_voxel_distance, pairwise_diversity
+
+    prepared = [reconstructor.prepare(photo.photo) for photo in photos]
+    grids = np.concatenate([np.stack(reconstructor.predict(prepared[i:i + 32]))
+                            for i in range(0, len(prepared), 32)])
+    readings = [r for i in range(0, len(prepared), 32) for r in reconstructor.describe(prepared[i:i + 32])]
+    pooled = pool_to_32(grids)
+    lookup = {id(photo): pooled[k] >= LEVEL for k, photo in enumerate(photos)}
+    result = score_method(lambda photo: lookup[id(photo)], photos, points)
+
+    mask_ious = []
+    for photo in photos:
+        found = reconstructor.find_object(photo.photo)
+        union = (found | photo.mask).sum()
+        mask_ious.append(float((found & photo.mask).sum() / union) if union else 1.0)
+    result["mask_iou"] = float(np.mean(mask_ious))
+    result["category_accuracy"] = float(np.mean([r.category == p.category for r, p in zip(readings, photos)]))
+    result["azimuth_error_median"] = float(np.median([_angle_error(r.azimuth_deg, p.azimuth)
+                                                      for r, p in zip(readings, photos)]))
+    result["elevation_error_median"] = float(np.median([abs(r.elevation_deg - p.elevation)
+                                                        for r, p in zip(readings, photos)]))
+    result["crispness"] = crispness(grids).pooled
+    diversity = []
+    for k in range(0, len(prepared)):
+        samples = np.stack([reconstructor.predict([prepared[k]], seed=seed + s)[0] for s in range(DIVERSITY_SAMPLES)])
+        diversity.append(pairwise_diversity(pool_to_32(samples)))
+    result["sample_diversity"] = float(np.mean(diversity))
+    truths = np.stack([photo.truth for photo in photos]).astype(np.float32)
+    result["fvd"] = frechet_voxel_distance(pooled, truths, classifier)
+    if reconstructor.kind == "vae":
+        from recon.generative_metrics import active_latent_units
+
+        batch = reconstructor._batch([p.pixels for p in prepared])
+        with torch.inference_mode():
+            mu, _ = reconstructor.network.encode(batch)
+        result["active_latent_units"] = active_latent_units(mu.cpu().numpy())
+        result["latent_dim"] = int(reconstructor.network.latent_dim)
+    return result
+
+
+def prior_realism(reconstructor, reference_grids: np.ndarray, classifier, seed: int = 0) -> dict:
+    """The VAE as a generator: FVD and crispness of PRIOR_SAMPLES shapes decoded from z ~ N(0, I)."""
+    from recon.generative_metrics import crispness, frechet_voxel_distance, random_shapes
+
+    samples = pool_to_32(random_shapes(reconstructor.network, PRIOR_SAMPLES, seed))
+    return {"fvd": frechet_voxel_distance(samples, reference_grids.astype(np.float32), classifier),
+            "crispness": crispness(samples).pooled, "samples": PRIOR_SAMPLES}
+
+
+def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_roots: list[str],
+             backgrounds_eval: str, conditions=tuple(CONDITIONS), seed: int = 0, max_images: int | None = None,
+             device: str = "auto") -> dict:
+    """models: {name: (kind, weights)}. Returns the results dict written to results.json."""
+    from recon.generative_metrics import load_voxel_classifier
+    from recon.pipeline import Reconstructor
+    from train.data.photo_backgrounds import BackgroundBank
+
+    reconstructors = {name: Reconstructor(kind, weights, device) for name, (kind, weights) in models.items()}
+    image_size = next(iter(reconstructors.values())).image_size if reconstructors else 128
+    global_mean, category_means, retrieval, train_grids = training_reference(train_roots, image_size)
+    classifier = load_voxel_classifier()
+    sources = tuple(sorted(p.name for p in Path(backgrounds_eval).iterdir() if p.is_dir()))
+    banks = {"photo": BackgroundBank(backgrounds_eval, sources)}
     points = SurfacePoints()
-    scores = defaultdict(list)  # (method, background, category) -> [(iou, f), ...]
-    diversity = defaultdict(list)  # (method, background) -> [per-batch mean distance]
-    seen = 0
-    for batch in DataLoader(test_set, batch_size=batch_size):
-        if max_images is not None and seen >= max_images:
-            break
-        count = len(batch["category"]) if max_images is None else min(len(batch["category"]), max_images - seen)
-        seen += count
-        truths = pool_to_32(batch["voxels"][:count].float()).numpy() >= LEVEL
-        masks = np.asarray(batch["mask"], dtype=bool)[:count]
-        categories = category_names(batch)
-        predictions = {}
-        for kind, model in models.items():
-            device = next(model.parameters()).device
-            images = batch["pixels"][:count].to(device)
-            predictions[MODEL_NAMES[kind]] = pool_to_32(model.reconstruct(images).float()).cpu().numpy() >= LEVEL
-            for background in set(batch["background"][:count]):
-                chosen = [i for i in range(count) if batch["background"][i] == background]
-                diversity[(MODEL_NAMES[kind], background)].append(
-                    (sample_diversity(model, images[chosen], DIVERSITY_SAMPLES, seed), len(chosen)))
-        for i in range(count):
-            category, background = categories[i], batch["background"][i]
-            category_mean = category_means.get(category, global_mean)  # unseen category: fall back
-            per_image = {**{name: grids[i] for name, grids in predictions.items()},
-                         BASELINES[0]: global_mean.grid, BASELINES[1]: category_mean.grid,
-                         BASELINES[2]: retrieval.predict(masks[i])}
-            truth_points = points(truths[i])
-            for method, grid in per_image.items():
-                iou = float(grid_ious(grid, truths[i][None])[0])
-                fscore = f_score(points(grid), truth_points, F_THRESHOLD)
-                scores[(method, background, category)].append((iou, fscore))
-    return summarise(scores, diversity, global_mean, category_means, len(train_grids))
+    results = {"conditions": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
+                                                               category_means, len(train_grids))}
+    for condition in conditions:
+        photos = test_photos(test_roots, condition, banks, seed)[:max_images]
+        log.info("%s: %d test photos", condition, len(photos))
+        table = {
+            BASELINES[0]: score_method(lambda p: global_mean.grid, photos, points),
+            BASELINES[1]: score_method(lambda p: category_means.get(p.category, global_mean).grid, photos, points),
+            BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
+        }
+        for name, reconstructor in reconstructors.items():
+            table[name] = score_model(reconstructor, photos, points, classifier, seed)
+            log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
+        results["conditions"][condition] = table
+    results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
+                             for name, r in reconstructors.items() if r.kind == "vae"}
+    return results
 
 
-def summarise(scores, diversity, global_mean, category_means, train_count: int) -> dict:
-    methods: dict = {}
-    for (method, background, category), values in sorted(scores.items()):
-        values = np.asarray(values)
-        cell = {"iou": float(values[:, 0].mean()), "f_score": float(values[:, 1].mean()), "count": len(values)}
-        methods.setdefault(method, {}).setdefault(background, {"categories": {}})["categories"][category] = cell
-    for method, backgrounds in methods.items():
-        for background, table in backgrounds.items():
-            cells = table["categories"].values()
-            table["mean"] = {key: float(np.mean([c[key] for c in cells])) for key in ("iou", "f_score")}
-            table["count"] = int(sum(c["count"] for c in cells))
-            if (method, background) in diversity:
-                pairs = diversity[(method, background)]
-                table["sample_diversity"] = float(sum(d * n for d, n in pairs) / sum(n for _, n in pairs))
+def protocol_record(train_roots, test_roots, sources, global_mean, category_means, train_models) -> dict:
     return {
-        "protocol": {
-            "split": "test split of the loader (models unseen in training)",
-            "resolution": RESOLUTION, "iou_threshold": LEVEL, "f_score_threshold": F_THRESHOLD,
-            "f_score_points": F_POINTS,
-            "pooling": "predictions above 32^3 are max-pooled (any-pooled) to 32^3 before thresholding",
-            "alignment": "none (grids compared in the canonical frame as predicted)",
-            "mean": "mean over categories of the per-category means",
-            "models": "cGAN at z = 0, VAE at mu, each averaged with the left-right mirrored photo's prediction "
-                      "(the library's default inference); sample_diversity = mean pairwise IoU distance of "
-                      f"{DIVERSITY_SAMPLES} samples per image",
-            "baselines": {
-                "global mean shape": {"threshold": global_mean.level, "training_iou": global_mean.training_iou},
-                "per-category mean shape": {category: {"threshold": m.level, "training_iou": m.training_iou}
-                                            for category, m in category_means.items()},
-                "silhouette retrieval": "nearest training image by IoU of 32 x 32 object masks; its shape",
-                "training_images": train_count,
-            },
-        },
-        "methods": methods,
+        "test": f"every view of {', '.join(test_roots)} (models and library unseen in training), composited "
+                "into a square frame (object 30-90 % of it); conditions: white, and real = reserved photographs "
+                f"({', '.join(sources)}) with shadow, clutter, colour shift, blur, noise, JPEG",
+        "pipeline": "recon.pipeline.Reconstructor as in the app: own mask head finds the object, crop, "
+                    "mirror-averaged prediction; cGAN z = 0, VAE mu",
+        "resolution": RESOLUTION, "iou_threshold": LEVEL, "f_score_thresholds": list(F_THRESHOLDS),
+        "f_score_points": F_POINTS, "alignment": "none", "threshold_search": "none for the networks",
+        "baselines": {"global mean shape threshold": global_mean.level,
+                      "per-category thresholds": {c: m.level for c, m in category_means.items()},
+                      "silhouette retrieval": f"true mask, nearest of {RETRIEVAL_VIEWS} training views per model "
+                                              "by 32 x 32 crop-mask IoU",
+                      "training models": train_models, "training roots": list(train_roots)},
+        "diversity_samples": DIVERSITY_SAMPLES,
     }
 
 
 def markdown_table(results: dict) -> str:
-    """Markdown: the protocol, then per background one table of IoU / F-score per category and mean."""
-    protocol = results["protocol"]
-    thresholds = protocol["baselines"]
-    category_levels = ", ".join(f"{c} {v['threshold']:.2f}" for c, v in thresholds["per-category mean shape"].items())
-    lines = [
-        "Protocol: test split with models unseen in training; grids at 32^3 (64^3 predictions "
-        f"any-pooled), IoU at threshold {protocol['iou_threshold']}, F-score at "
-        f"{protocol['f_score_threshold']} of the cube side ({protocol['f_score_points']} surface points); no re-alignment, no threshold search "
-        "for the networks (cGAN at z = 0, VAE at mu, each averaged with its prediction for the photo flipped "
-        "left-right, as the app runs them); mean = mean over categories. Baselines: "
-        f"global mean shape thresholded at {thresholds['global mean shape']['threshold']:.2f} and "
-        f"per-category mean shapes at ({category_levels}), thresholds chosen on the training split; "
-        "silhouette retrieval = shape of the training image with the nearest 32 x 32 mask (IoU).",
-        "",
-    ]
-    backgrounds = sorted({b for tables in results["methods"].values() for b in tables})
-    for background in backgrounds:
-        rows = {m: t[background] for m, t in results["methods"].items() if background in t}
-        categories = sorted({c for t in rows.values() for c in t["categories"]})
-        count = max(t["count"] for t in rows.values())
-        lines += [f"**{background} background** ({count} test images), IoU / F-score@0.01:", ""]
-        lines.append("| method | " + " | ".join(categories) + " | mean | sample diversity |")
-        lines.append("|---" * (len(categories) + 3) + "|")
-        order = [m for m in MODEL_NAMES.values() if m in rows] + [m for m in BASELINES if m in rows]
-        for method in order:
-            table = rows[method]
-            cells = [f"{table['categories'][c]['iou']:.3f} / {table['categories'][c]['f_score']:.3f}"
-                     if c in table["categories"] else "-" for c in categories]
-            diversity = f"{table['sample_diversity']:.3f}" if "sample_diversity" in table else "-"
-            lines.append(f"| {method} | " + " | ".join(cells)
-                         + f" | **{table['mean']['iou']:.3f} / {table['mean']['f_score']:.3f}** | {diversity} |")
+    """Markdown: per condition, IoU / F@1 % / F@2 % per category and means, then the heads and the
+    metrics of each model's kind."""
+    lines = [f"Protocol: {results['protocol']['test']}; {results['protocol']['pipeline']}. IoU at 32^3 "
+             "(threshold 0.5), F-score at 1 % / 2 % of the cube side; no re-alignment, no threshold search "
+             "for the networks. Baselines: mean shapes with thresholds fitted on the training grids, silhouette "
+             "retrieval given the true mask.", ""]
+    for condition, table in results["conditions"].items():
+        categories = sorted({c for method in table.values() for c in method["categories"]})
+        count = max(method["count"] for method in table.values())
+        lines += [f"**{condition} background** ({count} photos), IoU / F@1% / F@2%:", "",
+                  "| method | " + " | ".join(categories) + " | mean over categories | mean over images |",
+                  "|---" * (len(categories) + 3) + "|"]
+        for name, method in table.items():
+            cells = [" / ".join(f"{method['categories'][c][m]:.3f}" for m in METRIC_NAMES)
+                     if c in method["categories"] else "-" for c in categories]
+            means = [" / ".join(f"{method[k][m]:.3f}" for m in METRIC_NAMES)
+                     for k in ("mean_over_categories", "mean_over_images")]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | **{means[0]}** | {means[1]} |")
         lines.append("")
-    return "\n".join(lines)
+        models = {n: m for n, m in table.items() if n not in BASELINES}
+        if models:
+            lines += ["| model | mask IoU | category acc. | azimuth err. (median) | elevation err. (median) "
+                      "| crispness (lower: crisper) | sample diversity | FVD (lower: more real) | VAE active units |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            for name, m in models.items():
+                units = f"{m['active_latent_units']} / {m['latent_dim']}" if "active_latent_units" in m else "-"
+                lines.append(f"| {name} | {m['mask_iou']:.3f} | {m['category_accuracy']:.3f} | "
+                             f"{m['azimuth_error_median']:.1f}° | {m['elevation_error_median']:.1f}° | "
+                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {units} |")
+            lines.append("")
+    for name, prior in results.get("generators", {}).items():
+        lines.append(f"{name} as a generator (z ~ N(0, I), {prior['samples']} shapes): FVD against the training "
+                     f"shapes {prior['fvd']:.1f}, crispness {prior['crispness']:.3f}.")
+    return "\n".join(lines) + "\n"
 
 
 def write_results(results: dict, out: str | Path) -> tuple[Path, Path]:
@@ -246,42 +336,33 @@ def write_results(results: dict, out: str | Path) -> tuple[Path, Path]:
     return out / "results.json", out / "results.md"
 
 
-def open_split(roots: list[str], split: str, image_size: int) -> Dataset:
-    """The `split` of every root at 32^3, backgrounds kept, without jitter, with masks, as one dataset."""
-    from train.data.pix3d import Pix3DDataset
-
-    parts = [WithMasks(Pix3DDataset(root, split=split, resolution=RESOLUTION, image_size=image_size,
-                                    background="keep", jitter=False))
-             for root in roots]
-    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+def _model_argument(text: str) -> tuple[str, tuple[str, str]]:
+    name, _, rest = text.partition("=")
+    kind, _, weights = rest.partition(":")
+    if not name or kind not in ("cgan", "vae") or not weights:
+        raise argparse.ArgumentTypeError(f"expected NAME=cgan:PATH or NAME=vae:PATH, got {text!r}")
+    return name, (kind, weights)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Evaluate the cGAN and the VAE next to three baselines.")
-    parser.add_argument("--data", action="append", required=True, help="root in Pix3D's layout (repeatable)")
-    parser.add_argument("--cgan", help="cGAN weights folder or Hub id")
-    parser.add_argument("--vae", help="VAE weights folder or Hub id")
+    parser = argparse.ArgumentParser(description="Evaluate models on an unseen library and unseen backgrounds.")
+    parser.add_argument("--train-data", action="append", required=True, help="training root (baselines)")
+    parser.add_argument("--test-data", action="append", required=True, help="held-out root of cutout renders")
+    parser.add_argument("--backgrounds-eval", required=True,
+                        help="reserved photographs (python -m evaluation.reserved_backgrounds)")
+    parser.add_argument("--model", action="append", type=_model_argument, default=[],
+                        help="NAME=cgan:PATH or NAME=vae:PATH (repeatable)")
     parser.add_argument("--out", required=True, help="folder for results.json and results.md")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-images", type=int, default=None, help="score only the first N test images")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    parser.add_argument("--max-images", type=int, default=None, help="score only the first N photos")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the diversity samples")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-
-    from recon.hub import load_model, resolve_device
-
-    device = resolve_device(args.device)
-    models = {kind: load_model(kind, source, device=device)
-              for kind, source in (("cgan", args.cgan), ("vae", args.vae)) if source}
-    sizes = {model.image_size for model in models.values()} or {128}
-    if len(sizes) > 1:
-        raise SystemExit(f"error: the models take different image sizes {sorted(sizes)}; evaluate them separately")
-    image_size = sizes.pop()
     try:
-        results = score_test_set(models, open_split(args.data, "train", image_size),
-                                 open_split(args.data, "test", image_size), args.batch_size, args.max_images, args.seed)
-    except ValueError as error:
+        results = evaluate(dict(args.model), args.train_data, args.test_data, args.backgrounds_eval,
+                           tuple(args.conditions.split(",")), args.seed, args.max_images, args.device)
+    except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     json_path, markdown_path = write_results(results, args.out)
     print(markdown_path.read_text())
