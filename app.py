@@ -188,11 +188,12 @@ def ar_defaults(details: dict) -> tuple[float, float]:
     return round(width, 2), 5.0 * round(rotation / 5.0)
 
 
-def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder, colors="photo"):
+def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder, colors="photo", box=None):
     """One model on one photo -> (prepared image, files by format or {}, info markdown, sidecar)."""
     clock = time.perf_counter()
     reconstructor = get_reconstructor(kind)
-    prepared = reconstructor.prepare(image)
+    prepared = reconstructor.prepare(image, box=box)
+    (reading,) = reconstructor.describe([prepared])
     grids = reconstructor.predict([prepared] * samples, seed=seed)
     grids = [preview.upsample_probabilities(grid, resolution) for grid in grids]
     agreement = None
@@ -206,7 +207,8 @@ def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder,
     except EmptyGridError:
         gr.Warning(f"{label}: no voxel reached the iso level {level:g}; lower it in Options.")
         mesh = None
-    result = Reconstruction(kind, grid, mesh, prepared, seed)
+    result = Reconstruction(kind, grid, mesh, prepared, seed, {}, reading.category, reading.category_scores,
+                            reading.azimuth_deg, reading.elevation_deg)
     if mesh is not None and agreement is not None:
         mesh = preview.color_by_agreement(mesh, agreement)  # several samples: show where they differ
     elif mesh is not None:
@@ -230,9 +232,10 @@ def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder,
 @spaces.GPU(duration=60)
 @_user_errors
 def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, samples=1,
-                vae_mode="mean", colors="photo", progress=gr.Progress()):
+                vae_mode="mean", colors="photo", box="", progress=gr.Progress()):
     """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists,
-    and the two JSON sidecars by model label (for the AR tab's defaults)."""
+    and the two JSON sidecars by model label (for the AR tab's defaults). box: "" (the models find
+    the object) or JSON [x0, y0, x1, y1] in the photo's pixels, the crop the user drew."""
     level = _number(level, "Iso level", 0.05, 0.95)
     resolution = int(_number(resolution, "Mesh resolution", 32, 128))
     if resolution not in MESH_RESOLUTIONS:
@@ -249,14 +252,15 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
 
     progress(0.05, desc="Reading the photo")
     image = _open_photo(photo)
+    crop_box = _box_from_json(box, image.size)
     folder = _scratch_dir()
     progress(0.2, desc="Running the cGAN")
     prepared, cgan_files, cgan_info, cgan_details = _run_model("cgan", image, level, resolution, smoothing,
-                                                               seed, samples, folder, colors)
+                                                               seed, samples, folder, colors, crop_box)
     progress(0.6, desc="Running the VAE")
     vae_seed = seed if vae_mode == "sampled" else None
     _, vae_files, vae_info, vae_details = _run_model("vae", image, level, resolution, smoothing, vae_seed, 1,
-                                                     folder, colors)
+                                                     folder, colors, crop_box)
     progress(1.0, desc="Done")
     return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
             preview.model_input_preview(prepared), cgan_info, vae_info,
@@ -266,6 +270,49 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
 
 def _path(path):
     return None if path is None else str(path)
+
+
+def _box_from_json(text, image_size) -> tuple[float, float, float, float] | None:
+    """'' -> None; '[x0, y0, x1, y1]' (photo pixels) -> a box inside the photo, else gr.Error."""
+    if not (text or "").strip():
+        return None
+    try:
+        box = np.asarray(json.loads(text), dtype=np.float64)
+    except (TypeError, ValueError, RecursionError):
+        raise gr.Error("The crop box must be JSON like [x0, y0, x1, y1] in the photo's pixels, or empty "
+                       "to let the models find the object.") from None
+    if box.shape != (4,) or not np.isfinite(box).all():
+        raise gr.Error("The crop box needs four finite numbers [x0, y0, x1, y1]; click two opposite corners.")
+    x0, x1 = sorted(box[[0, 2]])
+    y0, y1 = sorted(box[[1, 3]])
+    width, height = image_size
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        raise gr.Error(f"The crop box must cover part of the {width}x{height} photo, at least 4 pixels each "
+                       "way; click two opposite corners of the object, or Clear the box.")
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+@_user_errors
+def show_box_picker(photo):
+    """A new photo: show it for drawing a crop box, with no box yet."""
+    if not photo:
+        return None, [], ""
+    return load_image(photo).convert("RGB"), [], ""
+
+
+@_user_errors
+def add_box_corner(photo, points, event: gr.SelectData):
+    """A click on the photo sets a corner of the crop box; two clicks make the box (a third starts over)."""
+    if not photo:
+        raise gr.Error("Upload a photo first, then click two opposite corners of the object on it.")
+    points = ([] if len(points) >= 2 else points) + [[float(event.index[0]), float(event.index[1])]]
+    image = load_image(photo).convert("RGB")
+    box = ""
+    if len(points) == 2:
+        (ax, ay), (bx, by) = points
+        box = json.dumps([round(min(ax, bx), 1), round(min(ay, by), 1), round(max(ax, bx), 1), round(max(ay, by), 1)])
+    return preview.draw_box(image, points), points, box
 
 
 @spaces.GPU(duration=60)
@@ -565,8 +612,16 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                 photo = PhotoUpload(type="filepath", label="Photo of one piece of furniture", sources=["upload", "clipboard"],
                                     height=300, elem_id="photo")
                 run_button = gr.Button("Reconstruct with both models", variant="primary")
-                model_input = gr.Image(label="What the models see: crop | object mask", interactive=False,
-                                       height=160, format="png")
+                model_input = gr.Image(label="What the models see: crop | the object mask they found",
+                                       interactive=False, height=160, format="png")
+                with gr.Accordion("Wrong crop? Draw a box around the object", open=False):
+                    box_picker = gr.Image(label="Click two opposite corners of the object", interactive=False,
+                                          height=260, elem_id="box-picker")
+                    with gr.Row():
+                        box = gr.Textbox(label="Crop box [x0, y0, x1, y1] (empty: the models find the object)",
+                                         elem_id="crop-box", scale=3)
+                        clear_box = gr.Button("Clear box", size="sm", scale=1)
+                box_points = gr.State([])
                 with gr.Accordion("Options", open=False):
                     level = FiniteSlider(0.05, 0.95, value=0.5, step=0.05, label="Iso level (occupancy threshold)")
                     resolution = gr.Radio(list(MESH_RESOLUTIONS), value=64, label="Mesh resolution (voxels per side; "
@@ -684,7 +739,10 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
 
     # Events. Public API: /reconstruct, /place, /interpolate, /find_reference, /random_furniture;
     # the rest is UI only.
-    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode, colors],
+    photo.change(show_box_picker, photo, [box_picker, box_points, box], api_visibility="private")
+    box_picker.select(add_box_corner, [photo, box_points], [box_picker, box_points, box], api_visibility="private")
+    clear_box.click(show_box_picker, photo, [box_picker, box_points, box], api_visibility="private")
+    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode, colors, box],
                      reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
                      time_limit=REQUEST_TIME_LIMIT_S).then(
         pick_mesh, [mesh_choice, cgan_view, vae_view, mesh_details], [mesh_file, width_m, rotation],

@@ -43,13 +43,15 @@ def _predict(args: argparse.Namespace) -> int:
             failures += 1
 
     grids = reconstructor.predict(prepared, seed=args.seed) if prepared else []
-    for stem, grid, image in zip(stems, grids, prepared):
+    readings = reconstructor.describe(prepared)
+    for stem, grid, image, reading in zip(stems, grids, prepared, readings):
         try:
             mesh = reconstructor.to_mesh(grid, level=args.level)
         except EmptyGridError as error:
             print(f"warning: {stem}: {error}; wrote the grid only", file=sys.stderr)
             mesh = None
-        result = Reconstruction(reconstructor.kind, grid, mesh, image, args.seed)
+        result = Reconstruction(reconstructor.kind, grid, mesh, image, args.seed, {}, reading.category,
+                                reading.category_scores, reading.azimuth_deg, reading.elevation_deg)
         if mesh is not None:
             mesh = color_mesh(mesh, image, result.azimuth_deg, result.elevation_deg, args.colors)
         details = reconstruction_sidecar(result, mesh, args.longest_side)

@@ -47,6 +47,22 @@ def model_input_preview(prepared: PreparedImage) -> Image.Image:
     return both
 
 
+def draw_box(image: Image.Image, points: list) -> Image.Image:
+    """The photo with the crop-box corners clicked so far (one or two [x, y] points) and, with two,
+    the box between them, drawn in a width that stays visible on large photos."""
+    from PIL import ImageDraw
+
+    marked = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(marked)
+    width = max(2, round(max(marked.size) / 300))
+    for x, y in points:
+        draw.ellipse([x - 3 * width, y - 3 * width, x + 3 * width, y + 3 * width], outline=(20, 60, 200), width=width)
+    if len(points) == 2:
+        (ax, ay), (bx, by) = points
+        draw.rectangle([min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)], outline=(20, 60, 200), width=width)
+    return marked
+
+
 def upsample_probabilities(grid: np.ndarray, resolution: int) -> np.ndarray:
     """The grid at another resolution (one of recon.voxels.RESOLUTIONS), float32 (R, R, R).
 
