@@ -18,13 +18,17 @@ from recon.ar.camera import (
 )
 from recon.ar.place import place, placed_mesh, render_placement
 from recon.ar.reference import homography_from_reference
+from recon.ar.sheet import A4_ASPECT, LETTER_ASPECT, find_sheet
 
 __all__ = [
+    "A4_ASPECT",
+    "LETTER_ASPECT",
     "Camera",
     "camera_from_corners",
     "camera_from_homography",
     "camera_to_json",
     "corners_from_homography",
+    "find_sheet",
     "homography_from_points",
     "homography_from_reference",
     "place",
