@@ -143,9 +143,10 @@ def _sheet_coverage(corners, crop_size, rng, look):
             cv2.resize(colour, shrink, interpolation=cv2.INTER_AREA))
 
 
-def corner_error(found: np.ndarray, true: np.ndarray) -> float:
-    """Largest corner distance in pixels, with either short side taken as the top."""
-    return float(min(np.linalg.norm(np.roll(found, -shift, axis=0) - true, axis=1).max() for shift in (0, 2)))
+def corner_error(found: np.ndarray, true: np.ndarray, square: bool = False) -> float:
+    """Largest corner distance in pixels, with either short side (any side if square) as the top."""
+    shifts = range(4) if square else (0, 2)
+    return float(min(np.linalg.norm(np.roll(found, -shift, axis=0) - true, axis=1).max() for shift in shifts))
 
 
 def wood_floor(rng, size=(960, 720)) -> np.ndarray:

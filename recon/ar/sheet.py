@@ -30,8 +30,8 @@ FOCAL_RANGE = (0.5, 3.0)  # plausible focal lengths, in units of the photo's lon
 FOCAL_STEPS = 40  # focals tried across that range (4.6 % apart)
 # A quadrilateral is a sheet's image if a posed rectangle of the sheet's aspect reprojects onto
 # it this closely (largest corner distance): a pixel and a share of its longest side.
-FIT_TOLERANCE_PX = 1.0
-FIT_TOLERANCE_SHARE = 0.01
+FIT_TOLERANCE_PX = 0.4
+FIT_TOLERANCE_SHARE = 0.004
 MIN_EDGE_CONTRAST = 12.0  # whiteness step (0-255) across the sheet's edges
 MIN_EDGE_INLIERS = 0.5  # share of a side's points with a clear step on the fitted line
 MAX_EDGE_RMS_PX = 0.8  # RMS distance of those points from their line
