@@ -59,10 +59,11 @@ def find_sheet(image: np.ndarray, aspect: float = A4_ASPECT) -> np.ndarray | Non
     scale = min(1.0, WORKING_MAX_SIDE / max(rgb.shape[:2]))
     small = whiteness if scale == 1.0 else cv2.resize(
         whiteness, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    photo_median = float(np.median(small))
     refined = []  # (score, corners): clean bright quadrilaterals with straight edges
     for quad, votes in _candidate_quads(cv2.GaussianBlur(small, (0, 0), 1.0))[:MAX_REFINED]:
         # Working pixel centres sit at (x + 0.5) / scale - 0.5 in the full image.
-        found = _refined_quad((quad + 0.5) / scale - 0.5, rgb, whiteness)
+        found = _refined_quad((quad + 0.5) / scale - 0.5, rgb, whiteness, photo_median)
         if found is not None:
             refined.append((found[1] * np.sqrt(votes), found[0]))
     refined.sort(key=lambda entry: -entry[0])
@@ -153,7 +154,7 @@ def _clockwise(quad: np.ndarray) -> np.ndarray:
     return quad[np.argsort(angles)]
 
 
-def _refined_quad(corners, rgb, whiteness):
+def _refined_quad(corners, rgb, whiteness, photo_median):
     """(corners (4, 2) clockwise, edge contrast) moved onto the edges near ``corners``, or None.
 
     Works on a crop around the candidate (whiteness smoothed, as float). None when the sides are
@@ -171,7 +172,7 @@ def _refined_quad(corners, rgb, whiteness):
     corners, contrast = refined
     red, green, blue = cv2.split(rgb[crop])
     saturation = (cv2.max(cv2.max(red, green), blue) - whiteness[crop]).astype(np.float32)
-    if not _plain_interior(corners, local, saturation):
+    if not _looks_like_paper(_clockwise(corners), local, saturation, photo_median):
         return None
     return _clockwise(corners + low), contrast
 
@@ -308,23 +309,27 @@ def _intersection(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.linalg.solve(matrix, np.array([first[2], second[2]]))
 
 
-def _plain_interior(corners, whiteness, saturation) -> bool:
-    """Whether the inside of the quadrilateral is plain paper: uniform after a linear shading
-    ramp is removed, and nearly grey."""
-    height, width = whiteness.shape
-    low = np.floor(corners.min(0)).astype(int)
-    high = np.ceil(corners.max(0)).astype(int) + 1
-    low, high = np.maximum(low, 0), np.minimum(high, [width, height])
-    mask = np.zeros((high[1] - low[1], high[0] - low[0]), np.uint8)
-    # Shrink toward the centre so the blurred edges do not count as the interior.
-    inner = corners.mean(0) + 0.8 * (corners - corners.mean(0)) - low
-    cv2.fillConvexPoly(mask, np.round(inner * 16).astype(np.int32), 1, cv2.LINE_8, 4)
-    ys, xs = np.nonzero(mask)
-    if len(xs) < 12:
+def _looks_like_paper(corners, whiteness, saturation, photo_median) -> bool:
+    """Whether the inside of the clockwise quadrilateral (crop pixels) looks like a white sheet:
+    uniform once a linear shading ramp is removed, nearly grey, brighter than the photo's median
+    and than a band just outside it."""
+    inner = _polygon_mask(corners.mean(0) + 0.8 * (corners - corners.mean(0)), whiteness.shape)
+    band = _polygon_mask(_grown(corners, 6.0), whiteness.shape) & ~_polygon_mask(_grown(corners, 2.0), whiteness.shape)
+    ys, xs = np.nonzero(inner)
+    if len(xs) < 12 or not band.any():
         return False
-    values = whiteness[low[1]:high[1], low[0]:high[0]][ys, xs]
+    values = whiteness[ys, xs]
     ramp = np.column_stack([xs, ys, np.ones(len(xs))]).astype(np.float64)
     coefficients, *_ = np.linalg.lstsq(ramp, values, rcond=None)
     spread = float(np.std(values - ramp @ coefficients))
-    grey = float(np.median(saturation[low[1]:high[1], low[0]:high[0]][ys, xs]))
-    return spread <= MAX_INTERIOR_SPREAD and grey <= 0.25 * float(np.median(values)) + 8
+    brightness = float(np.median(values))
+    grey = float(np.median(saturation[ys, xs]))
+    return (spread <= MAX_INTERIOR_SPREAD and grey <= 0.25 * brightness + 8
+            and brightness > photo_median and brightness >= float(np.median(whiteness[band])) + MIN_EDGE_CONTRAST)
+
+
+def _polygon_mask(corners, shape) -> np.ndarray:
+    """(H, W) bool: pixels inside the convex polygon (sub-pixel vertices, 1/16 px precision)."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(corners * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
