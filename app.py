@@ -335,10 +335,11 @@ def find_reference(scene, reference):
 
 
 @_user_errors
-def find_sheet(scene, paper="A4", points=None):
+def find_sheet(scene, paper="A4"):
     """Scene photo + "A4"/"Letter" -> corners JSON (TL, TR, BR, BL), corners list, marked scene.
 
-    Nothing found: a warning, and the clicks made so far stay as they were.
+    Nothing found: a warning and no corners ("" and []), whatever was clicked before, so the
+    answer depends on this photo alone (API sessions keep their state between calls).
     """
     image = _open_photo(scene, "room photo")
     if paper not in SHEET_ASPECTS:
@@ -348,9 +349,7 @@ def find_sheet(scene, paper="A4", points=None):
     if found is None:
         gr.Warning(f"No {paper} sheet found in this photo: lay a plain white sheet flat where it is seen "
                    "whole, against a darker floor, or click its four corners.")
-        points = list(points or [])
-    else:
-        points = found.round(1).tolist()
+    points = [] if found is None else found.round(1).tolist()
     marked, points, corners_json = _corner_outputs(scene, points)
     return corners_json, points, marked
 
@@ -610,7 +609,7 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     reset_button.click(reset_corners, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
     find_button.click(find_reference, [scene, reference], [corners_text, corner_points, scene_canvas],
                       api_name="find_reference", time_limit=REQUEST_TIME_LIMIT_S)
-    sheet_button.click(find_sheet, [scene, plane, corner_points], [corners_text, corner_points, scene_canvas],
+    sheet_button.click(find_sheet, [scene, plane], [corners_text, corner_points, scene_canvas],
                        api_name="find_sheet", time_limit=REQUEST_TIME_LIMIT_S)
     mesh_choice.change(pick_mesh, [mesh_choice, cgan_view, vae_view], mesh_file, api_visibility="private")
     place_button.click(place, [scene, corners_text, mesh_file, plane, custom_width, custom_height, width_m,
