@@ -12,12 +12,8 @@ reads an A4 sheet the right way round. Of the two short sides the upper one on s
 first. Pixel coordinates are ``(x, y)`` with pixel centres at integers.
 """
 
-import logging
-
 import cv2
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 A4_ASPECT = 297.0 / 210.0
 LETTER_ASPECT = 279.4 / 215.9
