@@ -1,10 +1,11 @@
 """Find a white sheet of paper lying on a surface in a photo, without clicks.
 
-Steps: candidate regions (bright, low-saturation pixels at several thresholds, and pixels
-brighter than their neighbourhood) -> their outlines -> convex quadrilaterals -> a check that the
-quadrilateral can be a rectangle of the sheet's aspect under a plausible pinhole camera -> corners
-refined on the full-resolution photo (sub-pixel edge points across each side, a least-squares
-line per side, corners where the lines meet) -> the best-scoring candidate, or None.
+Steps: candidate regions (bright, grey pixels at several thresholds, pixels brighter than their
+neighbourhood, areas enclosed by edges) -> their outlines -> convex quadrilaterals -> corners
+refined on the full-resolution photo (sub-pixel edge points across each side, a least-squares line
+per side, corners where the lines meet) -> an inside that looks like paper -> the candidates with
+the strongest edges checked, best first, as a rectangle of the sheet's aspect under a pinhole
+camera with a plausible focal -> the first that passes, or None.
 
 Corner order (DESIGN.md): TL, TR, BR, BL as seen (clockwise on screen), with TL -> TR along a
 short side of the sheet, so ``camera_from_corners(corners, size, plane_size=(0.210, 0.297))``
