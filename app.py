@@ -50,6 +50,7 @@ MESH_RESOLUTIONS = (32, 64, 128)
 MAX_SAMPLES = 8
 MAX_WALK_STEPS = 12
 PLANE_SIZES_M = {"A4": (0.210, 0.297), "Letter": (0.2159, 0.2794)}  # width x height, metres
+SHEET_ASPECTS = {"A4": ar.A4_ASPECT, "Letter": ar.LETTER_ASPECT}  # what "Find the sheet" looks for
 REQUEST_TIME_LIMIT_S = 120  # a request still running after this is cut off (the queue stays free)
 SCRATCH_MAX_AGE_S = 3600  # our result folders older than this are deleted on the next request
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
@@ -434,6 +435,26 @@ def find_reference(scene, reference):
 
 
 @_user_errors
+def find_sheet(scene, paper="A4"):
+    """Scene photo + "A4"/"Letter" -> corners JSON (TL, TR, BR, BL), corners list, marked scene.
+
+    Nothing found: a warning and no corners ("" and []), whatever was clicked before, so the
+    answer depends on this photo alone (API sessions keep their state between calls).
+    """
+    image = _open_photo(scene, "room photo")
+    if paper not in SHEET_ASPECTS:
+        raise gr.Error(f"Find the sheet looks for an A4 or Letter sheet: set the real size to A4 or Letter "
+                       f"(got {paper!r}), or click the corners of other rectangles.")
+    found = ar.find_sheet(np.asarray(image.convert("RGB")), SHEET_ASPECTS[paper])
+    if found is None:
+        gr.Warning(f"No {paper} sheet found in this photo: lay a plain white sheet flat where it is seen "
+                   "whole, against a darker floor, or click its four corners.")
+    points = [] if found is None else found.round(1).tolist()
+    marked, points, corners_json = _corner_outputs(scene, points)
+    return corners_json, points, marked
+
+
+@_user_errors
 def show_scene(scene):
     """A new room photo: forget the clicks, show it ready for clicking."""
     if not scene:
@@ -683,13 +704,16 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     with gr.Tab("AR: place it in your room"):
         gr.Markdown("1. Upload a photo of your room with a flat rectangle on the floor (a sheet of paper, a "
                     "poster, a rug).  \n2. Click its four corners **in this order: top-left, top-right, "
-                    "bottom-right, bottom-left** as you see them (or give a picture of it and press *Find*).  \n"
+                    "bottom-right, bottom-left** as you see them, or press *Find the sheet* for a plain A4 or Letter "
+                    "sheet (or give a picture of the rectangle and press *Find it*).  \n"
                     "3. Choose its real size, the mesh, adjust, and render.")
         corner_points = gr.State([])
         with gr.Row():
             with gr.Column(scale=1):
-                scene = PhotoUpload(type="filepath", label="Room photo", sources=["upload", "clipboard"], height=220, elem_id="scene")
+                scene = PhotoUpload(type="filepath", label="Room photo (upload, camera or paste)",
+                                    sources=["upload", "webcam", "clipboard"], height=220, elem_id="scene")
                 with gr.Row():
+                    sheet_button = gr.Button("Find the sheet", size="sm", variant="secondary")
                     undo_button = gr.Button("Undo last corner", size="sm")
                     reset_button = gr.Button("Reset corners", size="sm")
                 corners_text = gr.Textbox(label="Corners [[x, y], ...] TL, TR, BR, BL (pixels)", max_lines=2,
@@ -718,7 +742,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                                      elem_id="composite")
                 ar_files = gr.File(label="Downloads: composite PNG, camera JSON", file_count="multiple")
         gr.Examples([[path] for path in _examples("scenes") if "reference" not in Path(path).stem], inputs=scene,
-                    label="Example room photo (its sheet is in examples/scenes/room-reference.png)")
+                    label="Example room photos (room.jpg: its poster is examples/scenes/room-reference.png; "
+                          "room-sheet.jpg: a plain A4 sheet for Find the sheet)")
 
     with gr.Tab("About"):
         # What a visitor comes for first: how well the models do, with pictures; details fold away.
@@ -737,8 +762,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
             with gr.Accordion("Every model, its author and licence", open=False):
                 gr.Markdown(_credits_table())
 
-    # Events. Public API: /reconstruct, /place, /interpolate, /find_reference, /random_furniture;
-    # the rest is UI only.
+    # Events. Public API: /reconstruct, /place, /interpolate, /find_reference, /find_sheet,
+    # /random_furniture; the rest is UI only.
     photo.change(show_box_picker, photo, [box_picker, box_points, box], api_visibility="private")
     box_picker.select(add_box_corner, [photo, box_points], [box_picker, box_points, box], api_visibility="private")
     clear_box.click(show_box_picker, photo, [box_picker, box_points, box], api_visibility="private")
@@ -764,6 +789,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     reset_button.click(reset_corners, scene, [scene_canvas, corner_points, corners_text], api_visibility="private")
     find_button.click(find_reference, [scene, reference], [corners_text, corner_points, scene_canvas],
                       api_name="find_reference", time_limit=REQUEST_TIME_LIMIT_S)
+    sheet_button.click(find_sheet, [scene, plane], [corners_text, corner_points, scene_canvas],
+                       api_name="find_sheet", time_limit=REQUEST_TIME_LIMIT_S)
     mesh_choice.change(pick_mesh, [mesh_choice, cgan_view, vae_view, mesh_details], [mesh_file, width_m, rotation],
                        api_visibility="private")
     place_button.click(place, [scene, corners_text, mesh_file, plane, custom_width, custom_height, width_m,

@@ -21,6 +21,8 @@ FURNITURE = sorted((ROOT / "examples" / "furniture").glob("*.jpg"))
 SCENE = ROOT / "examples" / "scenes" / "room.jpg"
 REFERENCE = ROOT / "examples" / "scenes" / "room-reference.png"
 TRUE_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room.json").read_text())
+SHEET_SCENE = ROOT / "examples" / "scenes" / "room-sheet.jpg"  # a plain A4 sheet (scripts/make_sheet_scene.py)
+SHEET_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room-sheet.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,8 @@ def test_examples_cover_every_category():
 
 def test_api_lists_the_documented_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/reconstruct", "/place", "/interpolate", "/find_reference", "/random_furniture"} <= endpoints
+    assert {"/reconstruct", "/place", "/interpolate", "/find_reference", "/find_sheet",
+            "/random_furniture"} <= endpoints
     assert not {"/add_corner", "/pick_mesh", "/randomize_seed", "/show_scene"} & endpoints
 
 
@@ -135,6 +138,20 @@ def test_find_reference_locates_the_sheet(client):
     np.testing.assert_allclose(json.loads(corners_json), TRUE_CORNERS, atol=4)
 
 
+def test_find_sheet_locates_the_plain_sheet_and_its_corners_place_a_mesh(client, reconstruction):
+    corners_json, marked = client.predict(handle_file(str(SHEET_SCENE)), "A4", api_name="/find_sheet")
+    np.testing.assert_allclose(json.loads(corners_json), SHEET_CORNERS, atol=1.5)
+    assert Image.open(marked).size == Image.open(SHEET_SCENE).size
+    composite, _ = client.predict(handle_file(str(SHEET_SCENE)), corners_json, handle_file(reconstruction[0]),
+                                  api_name="/place")
+    assert Image.open(composite).size == Image.open(SHEET_SCENE).size
+
+
+def test_find_sheet_without_a_sheet_gives_no_corners(client):
+    corners_json, _ = client.predict(handle_file(str(FURNITURE[0])), "Letter", api_name="/find_sheet")
+    assert corners_json == ""
+
+
 def _bad_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
     text = folder / "notes.png"
@@ -168,6 +185,8 @@ def test_bad_inputs_give_clear_errors_and_the_server_keeps_serving(client, tmp_p
         ("/place", (scene, corners, good_mesh, "A4", 50, 50, "inf"), "width"),
         ("/place", (handle_file(str(text)), corners, good_mesh), "not an image"),
         ("/find_reference", (scene, handle_file(str(empty))), "empty"),
+        ("/find_sheet", (scene, "Custom"), "A4 or Letter"),
+        ("/find_sheet", (handle_file(str(text)), "A4"), "not an image"),
     ]
     for api_name, args, expected in cases:
         with pytest.raises(Exception) as caught:

@@ -1,5 +1,6 @@
 """A real browser (Debian's chromium, driven by Playwright) on the real app: reconstruct an example,
-check both 3D viewers draw something, click four AR corners and get the composite.
+check both 3D viewers draw something, click four AR corners and get the composite, and let the AR
+tab find a sheet of paper by itself, then undo one of its corners and render.
 
 Screenshots and timings are kept under pytest's temp dir (printed; see `browser-artifacts*`).
 Never runs `playwright install`: chromium comes from apt (.ci/run installs it).
@@ -23,6 +24,8 @@ PHOTO = ROOT / "examples" / "furniture" / "sofa-room.jpg"  # not the start photo
 COLOURFUL = ROOT / "examples" / "furniture" / "bed-plain.jpg"  # purple bedding on a wooden frame
 SCENE = ROOT / "examples" / "scenes" / "room.jpg"
 TRUE_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room.json").read_text())
+SHEET_SCENE = ROOT / "examples" / "scenes" / "room-sheet.jpg"  # a plain A4 sheet (scripts/make_sheet_scene.py)
+SHEET_CORNERS = json.loads((ROOT / "examples" / "scenes" / "room-sheet.json").read_text())
 
 
 def _require_chromium():
@@ -156,3 +159,40 @@ def test_ar_four_clicks_then_render(page, artifacts):
     natural = page.locator("#composite img").first.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert natural == list(Image.open(SCENE).size)
     page.screenshot(path=str(artifacts / "ar-composite.png"), full_page=True)
+
+
+def test_ar_find_the_sheet_then_render(page, artifacts):
+    """Runs after the clicks test (same page, AR tab open, the mesh from the reconstruct test)."""
+    page.get_by_role("tab", name="AR: place it in your room").click()
+    canvas_image = "#scene-canvas img"
+    before = page.locator(canvas_image).first.get_attribute("src")
+    page.locator("#scene input[type=file]").set_input_files(str(SHEET_SCENE))
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=[canvas_image, before], timeout=30_000)
+    corners_box = page.locator("#corners textarea, #corners input").first
+    page.wait_for_function("sel => document.querySelector(sel).value.length === 0",
+                           arg="#corners textarea, #corners input", timeout=30_000)  # a new photo: no corners
+    clock = time.perf_counter()
+    page.get_by_role("button", name="Find the sheet").click()
+    page.wait_for_function("sel => document.querySelector(sel).value.length > 0",
+                           arg="#corners textarea, #corners input", timeout=30_000)
+    page.timings["find_sheet_s"] = time.perf_counter() - clock
+    found = json.loads(corners_box.input_value())
+    np.testing.assert_allclose(found, SHEET_CORNERS, atol=1.5)
+    page.screenshot(path=str(artifacts / "ar-sheet-found.png"), full_page=True)
+    # The found corners are ordinary clicks: undo drops the last one.
+    page.get_by_role("button", name="Undo last corner").click()
+    page.wait_for_function("sel => document.querySelector(sel).value.length === 0",
+                           arg="#corners textarea, #corners input", timeout=30_000)
+    page.get_by_role("button", name="Find the sheet").click()
+    page.wait_for_function("sel => document.querySelector(sel).value.length > 0",
+                           arg="#corners textarea, #corners input", timeout=30_000)
+    composite = "#composite img"
+    before = page.locator(composite).first.get_attribute("src")
+    page.get_by_role("button", name="Render", exact=True).click()
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); "
+                           "return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+                           arg=[composite, before], timeout=60_000)
+    natural = page.locator(composite).first.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == list(Image.open(SHEET_SCENE).size)
+    page.screenshot(path=str(artifacts / "ar-sheet-composite.png"), full_page=True)
