@@ -574,16 +574,19 @@ layout on plain and room backgrounds. The Sweet Home 3D models, by library:
 
 ABOUT = """
 ### How it works
-A photo is cropped around the object (the crop and mask are shown under the upload), resized to
-the models' input size and fed to two generators trained on the same data: a **conditional GAN**
-(image + random latent -> voxels, judged by a discriminator) and a **VAE** (image -> latent
-Gaussian -> voxels). Each predicts a grid of occupancy probabilities; the mesh is its iso-surface,
-coloured from the photo (what the camera saw; hidden sides from the mirrored side) and, in the
-.usdz download, scaled to a typical real size for its kind.
+Each model first looks at the whole photo and finds the object with a mask head on its image
+encoder (an alpha channel or a box you draw wins); the photo is cropped around it (the crop and
+mask are shown under the upload) and fed to two generators trained on the same data: a
+**conditional GAN** (image + random latent -> voxels, judged by a 3D patch discriminator that
+sees the photo's features) and a **VAE** (image -> latent Gaussian -> voxels). Both share the
+encoder design (EfficientNet-Lite0, ImageNet-pretrained, fine-tuned) and its heads: the object
+mask, its category and the camera's viewpoint. Each predicts a grid of occupancy probabilities;
+the mesh is its iso-surface, coloured from the photo (what the camera saw; hidden sides from the
+mirrored side) and, in the .usdz download, scaled to a typical real size for its kind.
 
 ### Limitations
-- One object per photo, roughly centred, on a background that differs from it; cluttered
-  scenes confuse the crop (look at the mask shown after reconstructing).
+- One object per photo; in a cluttered room the mask head may pick the wrong piece or cut it:
+  check the mask shown after reconstructing and draw a box around the object if needed.
 - Low resolution (the models predict a coarse grid; finer meshes are interpolated, not new detail).
 - Categories outside the seven trained ones give a guess shaped like one of them.
 - The AR tab assumes a flat rectangle on the floor and a pinhole camera; lens distortion,
