@@ -45,7 +45,9 @@ class TinyShapes(Dataset):
             pixels[:, mask > 0] = -0.2
             if background == "room":
                 pixels[:, mask == 0] = rng.uniform(-1, 1, size=(3, int((mask == 0).sum()))).astype(np.float32)
-            camera = (float("nan"),) * 2 if index % 3 == 2 else (float(rng.uniform(0, 360)), float(rng.uniform(0, 40)))
+            camera = (float(rng.uniform(0, 360)), float(rng.uniform(0, 40)))
+            if index % 3 == 2:
+                camera = (float("nan"),) * 2
             self.items.append(dict(pixels=pixels, voxels=voxels, mask=mask, category=index % len(CATEGORIES),
                                    azimuth=camera[0], elevation=camera[1], background=background))
 
@@ -60,8 +62,8 @@ class TinyShapes(Dataset):
 
 def tiny_config(tmp_path, **overrides) -> TrainConfig:
     values = dict(out=str(tmp_path / "run"), image_size=32, resolution=32, latent_dim=8, feature_dim=32,
-                  base_channels=4, decoder_channels=4, batch_size=4, steps=2, log_every=5, eval_every=5, checkpoint_every=100,
-                  num_workers=0, device="cpu", kl_warmup_steps=2, lr=2e-3, lr_discriminator=2e-3)
+                  base_channels=4, decoder_channels=4, batch_size=4, steps=2, log_every=5, eval_every=5,
+                  checkpoint_every=100, num_workers=0, device="cpu", kl_warmup_steps=2, lr=2e-3, lr_discriminator=2e-3)
     values.update(overrides)
     return TrainConfig(**values)
 
