@@ -157,3 +157,49 @@ def test_cli_reads_a_deb_with_workers(library, tmp_path):
 def test_cli_rejects_missing_source(tmp_path):
     with pytest.raises(SystemExit):
         main(["--source", str(tmp_path / "nothing.deb"), "--out", str(tmp_path / "out")])
+
+
+def occupied_extent(voxels: np.ndarray) -> tuple[int, ...]:
+    """Occupied span (voxels) along X, Y and Z of a canonical grid."""
+    return tuple(int(np.ptp(np.flatnonzero(voxels.any(axis=tuple(a for a in range(3) if a != axis))))) + 1
+                 for axis in range(3))
+
+
+def test_variants_and_cutouts(library, tmp_path):
+    out = tmp_path / "out"
+    entries = generate_sh3d_dataset([library], out, views=1, seed=0, resolution=48, variants=3, cutout=True)
+    assert len(entries) == 2 * 3  # chair and table, each plain, mirrored and stretched
+    by_model = {row["model"].split("/")[2]: row for row in entries}
+    assert set(by_model) == {f"sh3d_test_{c}{suffix}" for c in ("chair", "table") for suffix in ("", "_v1", "_v2")}
+    for category in ("chair", "table"):
+        base, mirrored, stretched = (load_pix3d_voxel(out / by_model[f"sh3d_test_{category}{s}"]["voxel"])
+                                     for s in ("", "_v1", "_v2"))
+        assert np.array_equal(mirrored, base[::-1])  # the first variant is the plain mirror image
+        assert occupied_extent(stretched) != occupied_extent(base)  # the second changes the proportions
+        assert max(occupied_extent(stretched)) >= 127  # and stays canonical
+    for row in entries:
+        assert row["background"] == "cutout"
+        coverage = np.asarray(Image.open(out / row["mask"]))
+        assert coverage.any() and len(np.unique(coverage)) > 2  # soft coverage, not a 0/255 mask
+        colour = np.asarray(Image.open(out / row["img"]))
+        assert not colour[coverage == 0].any()  # the object alone, black around it
+    settings = json.loads((out / "sources.json").read_text())["settings"]
+    assert settings["variants"] == 3 and settings["cutout"] is True
+
+
+def test_library_filters(library, tmp_path):
+    other = library.with_name("BlendSwap-CC-0.sh3f")
+    other.write_bytes(library.read_bytes())
+    both = generate_sh3d_dataset([library, other], tmp_path / "both", views=1, seed=0, resolution=32)
+    assert {row["img_source"] for row in both} == {"sh3d:KatorLegaz.sh3f", "sh3d:BlendSwap-CC-0.sh3f"}
+    kept = generate_sh3d_dataset([library, other], tmp_path / "kept", views=1, seed=0, resolution=32,
+                                 libraries=("BlendSwap-CC-0.sh3f",))
+    assert {row["img_source"] for row in kept} == {"sh3d:BlendSwap-CC-0.sh3f"} and len(kept) == 2
+    main(["--source", str(library), str(other), "--out", str(tmp_path / "cli"), "--views", "1", "--resolution",
+          "32", "--exclude-libraries", "KatorLegaz.sh3f", "--cache", str(tmp_path / "cache")])
+    rows = json.loads((tmp_path / "cli" / "pix3d.json").read_text())
+    assert {row["img_source"] for row in rows} == {"sh3d:BlendSwap-CC-0.sh3f"}
+    assert json.loads((tmp_path / "cli" / "sources.json").read_text())["settings"]["exclude_libraries"] == [
+        "KatorLegaz.sh3f"]
+    with pytest.raises(SystemExit):
+        main(["--source", str(library), "--out", str(tmp_path / "none"), "--libraries", "Missing.sh3f"])

@@ -14,7 +14,7 @@ from recon.errors import ReconError, WeightsError
 from recon.hub import load_model, resolve_device, save_weights
 from recon.models import CGANGenerator, VoxelVAE
 
-SMALL = dict(image_size=32, latent_dim=8, feature_dim=16, base_channels=4)
+SMALL = dict(image_size=32, latent_dim=8, feature_dim=16, base_channels=4, decoder_channels=4)
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,8 @@ def same_outputs(a, b) -> bool:
 def test_save_weights_writes_a_small_float16_folder(saved):
     model, folder = saved
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-    assert json.loads((folder / "config.json").read_text()) == dict(SMALL, resolution=32)
+    expected = dict(SMALL, resolution=32, backbone="resnet", frozen_stages=0)
+    assert json.loads((folder / "config.json").read_text()) == expected
     parameter_bytes = sum(p.numel() for p in model.parameters()) * 2
     assert (folder / "model.safetensors").stat().st_size < parameter_bytes * 1.1
 

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from recon.errors import InvalidImageError
-from recon.images import IMAGE_SIZE, MAX_PIXELS, estimate_mask, load_image, prepare_image
+from recon.images import (IMAGE_SIZE, MAX_PIXELS, estimate_mask, frame_image, load_image, mask_from_frame,
+                          prepare_image)
 
 
 def encode(image, fmt, **options):
@@ -194,3 +195,34 @@ def test_jitter_is_seeded_and_moves_the_crop():
     again = prepare_image(image, jitter=np.random.default_rng(4)).pixels
     plain = prepare_image(image).pixels
     assert np.array_equal(first, again) and not np.array_equal(first, plain)
+
+
+# ---------------------------------------------------------------- whole-photo framing (the object-finding pass)
+
+
+def test_frame_image_letterboxes_the_whole_photo():
+    framed = frame_image(Image.fromarray(scene_rgb(width=80, height=40)), size=64)
+    assert framed.pixels.shape == (3, 64, 64) and framed.pixels.dtype == np.float32
+    assert framed.scale == pytest.approx(64 / 80) and framed.offset == (0, 16) and framed.image_size == (80, 40)
+    rgb = np.round((framed.pixels.transpose(1, 2, 0) + 1) * 127.5).astype(int)
+    mean = scene_rgb(width=80, height=40).reshape(-1, 3).mean(axis=0)
+    assert np.abs(rgb[:16] - mean).max() <= 1 and np.abs(rgb[48:] - mean).max() <= 1  # padding: the mean colour
+    assert np.abs(rgb[40, 42] - (200, 30, 30)).max() <= 10  # photo pixel (52, 30), the block, at scale 0.8
+    tall = frame_image(Image.fromarray(scene_rgb(width=30, height=60)), size=64)
+    assert tall.offset == (16, 0) and tall.scale == pytest.approx(64 / 60)
+
+
+def test_a_mask_found_in_the_frame_maps_back_onto_the_photo():
+    truth = np.zeros((40, 80), bool)
+    truth[10:30, 20:50] = True
+    photo = np.where(truth[..., None], 200, 60).repeat(3, axis=2).astype(np.uint8)
+    framed = frame_image(Image.fromarray(photo), size=64)
+    left, top = framed.offset
+    probabilities = np.zeros((64, 64), np.float32)
+    probabilities[top + 8:top + 24, left + 16:left + 40] = 0.9  # the block, in frame pixels (x 0.8)
+    probabilities[top + 2, left + 2] = 0.8  # a speck elsewhere: dropped, only the largest piece stays
+    found = mask_from_frame(probabilities, framed)
+    assert found.shape == (40, 80) and found.dtype == bool
+    assert (found & truth).sum() / (found | truth).sum() > 0.9
+    assert not found[:5, :10].any()
+    assert not mask_from_frame(np.zeros((64, 64), np.float32), framed).any()

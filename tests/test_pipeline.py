@@ -1,16 +1,43 @@
-"""Reconstructor: one photo -> grid and mesh, batched, seeded, the same for app and command line."""
+"""Reconstructor: one photo -> grid and mesh, batched, seeded, the same for app and command line.
+
+Tests taking `reconstructor` or calling get_reconstructor without weights use the EMBEDDED weights
+(recon/weights/); the others build tiny untrained models and save them into a temp folder.
+"""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from recon import Reconstructor, get_reconstructor
 from recon.errors import InvalidImageError
+from recon.hub import save_weights
+from recon.models import CGANGenerator, VoxelVAE
+from recon.pipeline import CATEGORIES
+
+TINY = dict(image_size=32, latent_dim=8, feature_dim=16, base_channels=4, decoder_channels=4)
 
 
 @pytest.fixture(scope="module", params=["cgan", "vae"])
 def reconstructor(request):
     return get_reconstructor(request.param, device="cpu")
+
+
+@pytest.fixture(scope="module", params=["cgan", "vae"])
+def tiny(request, tmp_path_factory):
+    """A Reconstructor over a tiny untrained model saved as the app loads weights."""
+    torch.manual_seed(0)
+    model = {"cgan": CGANGenerator, "vae": VoxelVAE}[request.param](**TINY).eval()
+    return Reconstructor(request.param, weights=save_weights(model, tmp_path_factory.mktemp(request.param)),
+                         device="cpu")
+
+
+def two_objects_photo() -> Image.Image:
+    """A 120 x 80 photo of a red block on the left and a blue block on the right, on grey."""
+    rgb = np.full((80, 120, 3), 200, np.uint8)
+    rgb[20:60, 10:40] = (200, 30, 30)
+    rgb[30:70, 75:110] = (30, 30, 200)
+    return Image.fromarray(rgb)
 
 
 def test_reconstruction_is_a_grid_and_a_mesh_in_the_canonical_cube(reconstructor, furniture_photo):
@@ -57,11 +84,11 @@ def test_unknown_model_is_a_clear_value_error():
         Reconstructor("diffusion")
 
 
-def test_a_text_file_is_an_invalid_image(tmp_path):
+def test_a_text_file_is_an_invalid_image(tmp_path, tiny):
     fake = tmp_path / "notes.png"
     fake.write_text("not a picture")
     with pytest.raises(InvalidImageError):
-        get_reconstructor("vae", device="cpu").prepare(fake)
+        tiny.prepare(fake)
 
 
 def test_random_furniture_is_the_seeded_vae_prior_sample_with_its_mesh():
@@ -74,3 +101,84 @@ def test_random_furniture_is_the_seeded_vae_prior_sample_with_its_mesh():
     assert not np.array_equal(shape.grid, vae.random_furniture(seed=5).grid)
     with pytest.raises(ValueError, match="needs the VAE"):
         get_reconstructor("cgan", device="cpu").random_furniture(seed=4)
+
+
+# ---------------------------------------------------------------- object finding, box, heads (tiny models)
+
+
+def test_find_object_gives_a_mask_of_the_photo_size(tiny):
+    found = tiny.find_object(two_objects_photo())
+    assert found.shape == (80, 120) and found.dtype == bool
+
+
+def test_the_user_box_drives_the_crop(tiny):
+    photo = two_objects_photo()
+    box = (70, 25, 115, 75)  # around the blue block on the right
+    prepared = tiny.prepare(photo, box=box)
+    x0, y0, x1, y1 = prepared.bbox
+    assert box[0] <= x0 < x1 <= box[2] and box[1] <= y0 < y1 <= box[3]
+    crop = np.asarray(prepared.crop).reshape(-1, 3).astype(int)
+    blue = ((crop[:, 2] > 150) & (crop[:, 0] < 80)).mean()
+    red = ((crop[:, 0] > 150) & (crop[:, 2] < 80)).mean()
+    assert blue > 0.2 and red == 0  # the crop shows the second object, none of the first
+    left = tiny.prepare(photo, box=(5, 15, 45, 65))
+    assert left.bbox[2] <= 45 and not np.array_equal(np.asarray(left.crop), np.asarray(prepared.crop))
+    clipped = tiny.prepare(photo, box=(100, 40, 300, 200))  # partly outside: cut to the photo
+    assert clipped.bbox[2] <= 120 and clipped.bbox[3] <= 80
+
+
+@pytest.mark.parametrize("box", [(130, 10, 160, 40), (-50, -50, -10, -10), (10, 90, 40, 120)])
+def test_a_box_outside_the_photo_is_an_invalid_image(tiny, box):
+    with pytest.raises(InvalidImageError, match="outside"):
+        tiny.prepare(two_objects_photo(), box=box)
+
+
+def test_the_alpha_channel_wins_over_the_mask_head(tiny):
+    rgba = np.zeros((80, 120, 4), np.uint8)
+    rgba[..., :3] = np.asarray(two_objects_photo())
+    rgba[30:70, 75:110, 3] = 255  # only the blue block is opaque
+    prepared = tiny.prepare(Image.fromarray(rgba))
+    assert prepared.bbox == (75, 30, 110, 70)
+
+
+def test_describe_reads_category_camera_and_mask(tiny):
+    prepared = [tiny.prepare(two_objects_photo(), box=box) for box in ((5, 15, 45, 65), (70, 25, 115, 75))]
+    readings = tiny.describe(prepared)
+    assert len(readings) == 2 and tiny.describe([]) == []
+    for reading in readings:
+        assert reading.category in CATEGORIES and set(reading.category_scores) == set(CATEGORIES)
+        assert sum(reading.category_scores.values()) == pytest.approx(1, abs=1e-4)
+        assert reading.category == max(reading.category_scores, key=reading.category_scores.get)
+        assert 0 <= reading.azimuth_deg < 360 and np.isfinite(reading.elevation_deg)
+        assert reading.mask.shape == (32, 32) and 0 <= reading.mask.min() and reading.mask.max() <= 1
+
+
+def test_reconstruct_fills_category_and_camera(tiny):
+    result = tiny.reconstruct(two_objects_photo(), box=(70, 25, 115, 75), smoothing=None)
+    (reading,) = tiny.describe([result.prepared])
+    assert result.category == reading.category and result.category_scores == reading.category_scores
+    assert result.azimuth_deg == pytest.approx(reading.azimuth_deg)
+    assert result.elevation_deg == pytest.approx(reading.elevation_deg)
+    assert result.prepared.bbox == (70, 25, 115, 75)
+
+
+# ---------------------------------------------------------------- the embedded mask head
+
+
+@pytest.mark.parametrize("category,seed", [("sofa", 5), ("wardrobe", 3)])
+def test_embedded_mask_head_finds_the_object(category, seed):
+    """EMBEDDED weights: the VAE's mask head finds a procedural piece composited (plain backdrop,
+    whole-frame view, photo effects) into a 128-pixel photo. Needs weights trained with the mask head."""
+    from train.data.composite import Cutout, compose
+    from train.data.procedural import furniture_mesh, generate
+    from train.data.render_views import render_view, sample_camera
+
+    rng = np.random.default_rng(seed)
+    mesh = furniture_mesh(generate(category, rng))
+    camera, _ = sample_camera(rng, mesh.vertices, (128, 128))
+    colour, coverage = render_view(mesh, camera, "cutout", rng)
+    composite = compose(Cutout(colour, coverage), rng, kind="plain", frame=True)
+    assert composite.mask.sum() > 500, "the test photo shows too little of the object"
+    found = Reconstructor("vae", device="cpu").find_object(Image.fromarray(composite.rgb))
+    iou = (found & composite.mask).sum() / max((found | composite.mask).sum(), 1)
+    assert iou > 0.6, f"mask IoU {iou:.2f}"

@@ -5,11 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+import torch
 from PIL import Image
 
 from recon.voxels import pix3d_to_canonical, resample
 from train.data.generate import generate_dataset
-from train.data.pix3d import CATEGORIES, Pix3DDataset, Pix3DError, read_annotations, split_of
+from train.data.pix3d import (CATEGORIES, Compositing, Pix3DDataset, Pix3DError, read_annotations, split_of,
+                              viewpoint)
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pix3d_annotations_sample.csv"
 LIST_FIELDS = ("img_size", "2d_keypoints", "rot_mat", "trans_mat", "cam_position", "bbox")
@@ -122,3 +124,103 @@ def test_generated_dataset_loads_with_the_same_loader(tmp_path):
     item = dataset[0]
     assert item["voxels"].shape == (32, 32, 32) and item["voxels"].sum() > 0
     assert item["background"] in ("clean", "room")
+
+
+# ---------------------------------------------------------------- viewpoints (DESIGN.md "Viewpoint and category")
+# Pix3D's model frame is ours turned 180 degrees about Y: our (x, y, z) = (-X, Y, -Z) of Pix3D's.
+
+
+@pytest.mark.parametrize("pix3d_position,azimuth,elevation", [
+    ((0, 0, -2), 0, 0),  # our +Z: in front of the object
+    ((-3, 0, 0), 90, 0),  # our +X: the viewer's right
+    ((0, 0, 1.5), 180, 0),  # behind
+    ((2, 0, 0), 270, 0),  # our -X
+    ((-1, 0, -1), 45, 0),
+    ((0, 4, 0), None, 90),  # straight above (azimuth undefined)
+    ((0, np.sin(np.radians(30)), -np.cos(np.radians(30))), 0, 30),
+    ((0, -1, -1), 0, -45),
+])
+def test_viewpoint_of_known_camera_positions(pix3d_position, azimuth, elevation):
+    found_azimuth, found_elevation = viewpoint(pix3d_position)
+    assert 0 <= found_azimuth < 360
+    if azimuth is not None:
+        assert found_azimuth == pytest.approx(azimuth, abs=1e-6)
+    assert found_elevation == pytest.approx(elevation, abs=1e-6)
+
+
+def test_entries_carry_the_viewpoint_of_their_camera(pix3d_root):
+    root, rows = pix3d_root
+    for entry, row in zip(read_annotations(root), rows):
+        assert (entry.azimuth, entry.elevation) == pytest.approx(viewpoint(row["cam_position"]))
+    rows = json.loads((root / "pix3d.json").read_text())
+    del rows[0]["cam_position"]
+    (root / "pix3d.json").write_text(json.dumps(rows))
+    first = read_annotations(root)[0]
+    assert np.isnan(first.azimuth) and np.isnan(first.elevation)
+
+
+@pytest.fixture(scope="module")
+def cutout_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cutouts")
+    generate_dataset(root, per_category=2, views=4, seed=2, resolution=64, categories=("chair", "sofa"), cutout=True)
+    return root
+
+
+def test_rendered_views_are_seen_from_the_azimuth_their_entry_records(cutout_root):
+    """The renderer and viewpoint() agree: from azimuth a the viewer's right is (cos a, 0, -sin a)
+    in our frame, so the image shows +X and +Z in that proportion (roll and perspective aside)."""
+    from train.data.render_views import camera_from_annotation
+
+    rows = json.loads((cutout_root / "pix3d.json").read_text())
+    axes = np.array([[0.05, 0, 0], [-0.05, 0, 0], [0, 0, 0.05], [0, 0, -0.05]])
+    for row in rows:
+        u = camera_from_annotation(row).project(axes)[:, 0]
+        seen = np.degrees(np.arctan2(-(u[2] - u[3]), u[0] - u[1])) % 360
+        azimuth, _ = viewpoint(row["cam_position"])
+        assert abs((seen - azimuth + 180) % 360 - 180) < 15, (row["img"], seen, azimuth)
+
+
+def test_composited_cutouts_give_mask_and_camera(cutout_root):
+    dataset = Pix3DDataset(cutout_root, split="all", resolution=32, image_size=64, background="keep", jitter=True,
+                           compositing=Compositing({}, frame_fraction=0.0))
+    assert {entry.background for entry in dataset.entries} == {"cutout"}
+    for index in range(4):
+        item = dataset[index]
+        assert item["pixels"].shape == (3, 64, 64) and item["mask"].shape == (64, 64)
+        assert item["mask"].dtype == torch.float32 and set(np.unique(item["mask"].numpy())) <= {0.0, 1.0}
+        assert item["mask"].sum() > 0
+        assert 0 <= item["azimuth"] < 360 and -90 <= item["elevation"] <= 90
+        entry = dataset.entries[index]
+        assert item["azimuth"] == pytest.approx(entry.azimuth)
+        # composited: the background is no longer the render's black
+        outside = item["pixels"][:, item["mask"] == 0]
+        assert (outside > -0.9).any()
+    framed = Pix3DDataset(cutout_root, split="all", resolution=32, image_size=64, background="keep", jitter=True,
+                          compositing=Compositing({}, frame_fraction=1.0))
+    shares = [float(framed[i]["mask"].mean()) for i in range(4)]
+    crops = [float(dataset[i]["mask"].mean()) for i in range(4)]
+    assert np.mean(shares) < np.mean(crops)  # the whole frame shows the object smaller
+
+
+def test_flip_mirrors_pixels_mask_and_voxels_along_x_and_negates_the_azimuth(cutout_root):
+    options = dict(split="all", resolution=32, image_size=64, background="keep", jitter=True, seed=4,
+                   compositing=Compositing({}, frame_fraction=0.0))
+    plain, flipping = Pix3DDataset(cutout_root, **options), Pix3DDataset(cutout_root, flip=True, **options)
+    flipped = kept = 0
+    for index in range(len(plain)):
+        a, b = plain[index], flipping[index]
+        if torch.equal(a["pixels"], b["pixels"]):
+            kept += 1
+            assert torch.equal(a["voxels"], b["voxels"]) and a["azimuth"] == b["azimuth"]
+            continue
+        flipped += 1
+        assert torch.equal(b["pixels"], torch.flip(a["pixels"], dims=[2]))
+        assert torch.equal(b["mask"], torch.flip(a["mask"], dims=[1]))
+        assert torch.equal(b["voxels"], torch.flip(a["voxels"], dims=[0]))  # i runs along +X
+        assert b["azimuth"] == pytest.approx((360 - a["azimuth"]) % 360)
+        assert b["elevation"] == a["elevation"]
+    assert flipped and kept
+    # without jitter (a held-out set) nothing is drawn, so nothing flips
+    still = dict(options, jitter=False)
+    unjittered, unflipped = Pix3DDataset(cutout_root, flip=True, **still), Pix3DDataset(cutout_root, **still)
+    assert all(torch.equal(unjittered[i]["pixels"], unflipped[i]["pixels"]) for i in range(len(unflipped)))

@@ -9,8 +9,8 @@ from PIL import Image
 from recon.voxels import index_to_position, load_pix3d_voxel
 from train.data.backgrounds import plain_background, room_background
 from train.data.procedural import furniture_mesh, furniture_voxels, generate
-from train.data.render_views import (PIX3D_VIEWPOINTS, camera_from_annotation, fit_viewpoints,
-                                     render_views, write_annotations)
+from train.data.render_views import (PIX3D_VIEWPOINTS, camera_from_annotation, fit_viewpoints, render_view,
+                                     render_views, sample_camera, write_annotations)
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pix3d_annotations_sample.csv"
 
@@ -123,3 +123,29 @@ def test_backgrounds_are_fast_images():
     assert room.shape == plain.shape == (96, 128, 3) and room.dtype == np.uint8
     assert room.std() > plain.std()  # texture and a floor/wall edge
     assert not np.array_equal(room_background(96, 128, np.random.default_rng(1)), room)
+
+
+def test_a_cutout_is_the_object_alone_with_its_soft_coverage(tmp_path):
+    rng = np.random.default_rng(4)
+    furniture = generate("table", rng)
+    mesh = furniture_mesh(furniture)
+    camera, _ = sample_camera(np.random.default_rng(1), mesh.vertices, (96, 96))
+    colour, coverage = render_view(mesh, camera, "cutout", np.random.default_rng(2))
+    clean, clean_coverage = render_view(mesh, camera, "clean", np.random.default_rng(2))
+    assert colour.shape == (96, 96, 3) and coverage.shape == (96, 96) and coverage.dtype == np.uint8
+    assert np.array_equal(coverage, clean_coverage)  # the same object, whatever the background
+    assert not colour[coverage == 0].any()  # black where nothing was hit
+    assert ((coverage > 0) & (coverage < 255)).any()  # anti-aliased edge
+    # inside, the cutout holds the straight colour: the clean render shows it where fully covered,
+    # up to the exposure drawn for each render
+    full = coverage == 255
+    exposure = colour[full].astype(float).sum() / clean[full].astype(float).sum()
+    assert 0.7 < exposure < 1.4 and np.abs(colour[full] - exposure * clean[full]).max() <= 4
+    entries = render_views(tmp_path, "table", "cut_table", mesh, furniture_voxels(furniture, 128), 3, rng,
+                           image_size=64, cutout=True)
+    assert len(entries) == 3 and {entry["background"] for entry in entries} == {"cutout"}
+    for entry in entries:
+        saved = np.asarray(Image.open(tmp_path / entry["mask"]))
+        assert len(np.unique(saved)) > 2  # the coverage itself, not a 0/255 mask
+        rows, cols = np.nonzero(saved >= 128)  # the box is that of the object (coverage >= 128)
+        assert entry["bbox"] == [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]

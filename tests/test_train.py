@@ -25,7 +25,8 @@ class TinyShapes(Dataset):
     """Boxes whose size shows in the image: a grey rectangle of the box's width x height on white.
 
     Items follow train/data/pix3d.py: pixels (3, S, S) float32 in [-1, 1], voxels (D, D, D) float32,
-    category, background, mask (S, S) bool.
+    mask (S, S) float32 0/1, category (index), azimuth / elevation degrees (every third item has
+    no camera: NaN), background.
     """
 
     def __init__(self, count: int = 48, image_size: int = 32, resolution: int = 32, seed: int = 0,
@@ -38,27 +39,31 @@ class TinyShapes(Dataset):
             c = resolution // 2
             voxels[c - width:c + width, c - height:c + height, c - depth:c + depth] = 1
             s, half_w, half_h = image_size // 2, width * image_size // (2 * resolution), height * image_size // (2 * resolution)
-            mask = np.zeros((image_size, image_size), bool)
-            mask[s - half_h:s + half_h, s - half_w:s + half_w] = True  # rows are image y
+            mask = np.zeros((image_size, image_size), np.float32)
+            mask[s - half_h:s + half_h, s - half_w:s + half_w] = 1  # rows are image y
             pixels = np.ones((3, image_size, image_size), np.float32)
-            pixels[:, mask] = -0.2
+            pixels[:, mask > 0] = -0.2
             if background == "room":
-                pixels[:, ~mask] = rng.uniform(-1, 1, size=(3, int((~mask).sum()))).astype(np.float32)
-            self.items.append(dict(pixels=pixels, voxels=voxels, mask=mask,
-                                   category=CATEGORIES[index % len(CATEGORIES)], background=background))
+                pixels[:, mask == 0] = rng.uniform(-1, 1, size=(3, int((mask == 0).sum()))).astype(np.float32)
+            camera = (float(rng.uniform(0, 360)), float(rng.uniform(0, 40)))
+            if index % 3 == 2:
+                camera = (float("nan"),) * 2
+            self.items.append(dict(pixels=pixels, voxels=voxels, mask=mask, category=index % len(CATEGORIES),
+                                   azimuth=camera[0], elevation=camera[1], background=background))
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, index):
         item = self.items[index]
-        return {**item, "pixels": torch.from_numpy(item["pixels"]), "voxels": torch.from_numpy(item["voxels"])}
+        return {**item, "pixels": torch.from_numpy(item["pixels"]), "voxels": torch.from_numpy(item["voxels"]),
+                "mask": torch.from_numpy(item["mask"])}
 
 
 def tiny_config(tmp_path, **overrides) -> TrainConfig:
     values = dict(out=str(tmp_path / "run"), image_size=32, resolution=32, latent_dim=8, feature_dim=32,
-                  base_channels=4, batch_size=4, steps=2, log_every=5, eval_every=5, checkpoint_every=100,
-                  num_workers=0, device="cpu", kl_warmup_steps=2, lr=2e-3, lr_discriminator=2e-3)
+                  base_channels=4, decoder_channels=4, batch_size=4, steps=2, log_every=5, eval_every=5,
+                  checkpoint_every=100, num_workers=0, device="cpu", kl_warmup_steps=2, lr=2e-3, lr_discriminator=2e-3)
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -66,6 +71,15 @@ def tiny_config(tmp_path, **overrides) -> TrainConfig:
 def fixed_batch(dataset, count=8):
     items = [dataset[i] for i in range(count)]
     return torch.stack([i["pixels"] for i in items]), torch.stack([i["voxels"] for i in items])
+
+
+def batch_of(dataset, count=8) -> dict[str, torch.Tensor]:
+    """A training batch with train.loop's keys (what task.train_step takes)."""
+    items = [dataset[i] for i in range(count)]
+    batch = {key: torch.stack([torch.as_tensor(item[key]) for item in items])
+             for key in ("pixels", "voxels", "mask")}
+    batch.update({key: torch.tensor([item[key] for item in items]) for key in ("category", "azimuth", "elevation")})
+    return {**batch, "azimuth": batch["azimuth"].float(), "elevation": batch["elevation"].float()}
 
 
 @pytest.mark.parametrize("task_class,model", [(CGANTask, "cgan"), (VAETask, "vae")])
@@ -95,11 +109,12 @@ def test_optimizers_hold_exactly_their_own_modules_parameters(tmp_path):
 @pytest.mark.parametrize("task_class", [CGANTask, VAETask])
 def test_one_step_changes_every_parameter(tmp_path, task_class):
     dataset = TinyShapes(count=8)
-    images, voxels = fixed_batch(dataset)
     task = task_class(tiny_config(tmp_path), torch.device("cpu"), contextlib.nullcontext, lambda m: m)
     before = {f"{name}.{key}": value.detach().clone()
               for name, module in task.modules.items() for key, value in module.named_parameters()}
-    scalars = task.train_step(images, voxels, 0, torch.Generator().manual_seed(0))
+    assert any(".heads." in key for key in before) and (task_class is VAETask or any("discriminator." in key
+                                                                                      for key in before))
+    scalars = task.train_step(batch_of(dataset), 0, torch.Generator().manual_seed(0))
     after = {f"{name}.{key}": value for name, module in task.modules.items()
              for key, value in module.named_parameters()}
     assert not [key for key, value in after.items() if value.grad is None], "parameters without gradient"
@@ -108,6 +123,56 @@ def test_one_step_changes_every_parameter(tmp_path, task_class):
     unchanged = [key for key in before if torch.equal(before[key], after[key]) and after[key].grad.any()]
     assert not unchanged
     assert all(torch.isfinite(value) for value in scalars.values())
+    assert {"loss_mask", "loss_category", "loss_view", "category_accuracy", "mask_iou"} <= set(scalars)
+
+
+def test_cgan_step_logs_the_balance_of_the_discriminator(tmp_path):
+    dataset = TinyShapes(count=8)
+    config = tiny_config(tmp_path, log_every=5, r1_every=4, instance_noise=0.1, instance_noise_steps=100)
+    task = CGANTask(config, torch.device("cpu"), contextlib.nullcontext, lambda m: m)
+    logged = task.train_step(batch_of(dataset), 0, torch.Generator().manual_seed(0))  # a log and R1 step
+    for key in ("d_accuracy_real", "d_accuracy_fake", "adversarial_share", "instance_noise", "r1_penalty"):
+        assert key in logged, key
+    assert 0 <= logged["d_accuracy_real"] <= 1 and 0 <= logged["d_accuracy_fake"] <= 1
+    assert 0 < logged["adversarial_share"] < 1
+    assert float(logged["instance_noise"]) == pytest.approx(0.1)
+    quiet = task.train_step(batch_of(dataset), 1, torch.Generator().manual_seed(1))  # neither
+    assert "r1_penalty" not in quiet and "adversarial_share" not in quiet
+    assert task.noise_level(50) == pytest.approx(0.05) and task.noise_level(100) == task.noise_level(500) == 0
+    no_fade = CGANTask(dataclasses.replace(config, instance_noise_steps=0), torch.device("cpu"),
+                       contextlib.nullcontext, lambda m: m)
+    assert no_fade.noise_level(0) == 0
+
+
+def test_head_losses_are_small_for_the_right_answer_and_skip_unknown_cameras():
+    from recon.models.blocks import AZIMUTH_BINS
+    from train.loop import head_accuracy, head_losses
+
+    config = TrainConfig(mask_weight=1.0, category_weight=1.0, view_weight=1.0)
+    mask = torch.zeros(2, 8, 8)
+    mask[:, 2:6, 2:6] = 1
+    batch = {"mask": mask, "category": torch.tensor([1, 4]), "azimuth": torch.tensor([2.0, float("nan")]),
+             "elevation": torch.tensor([30.0, float("nan")])}
+
+    def heads(category_logits, azimuth_deg, elevation, mask_logits):
+        centres = (torch.arange(AZIMUTH_BINS) + 0.5) * 5.0
+        gap = (centres - azimuth_deg + 180) % 360 - 180  # the label's own shape: a Gaussian of one bin
+        azimuth = (-0.5 * (gap / 5.0) ** 2).expand(2, AZIMUTH_BINS)
+        return {"category": category_logits, "azimuth": azimuth, "elevation": torch.full((2,), elevation),
+                "mask": mask_logits}
+
+    right = heads(torch.eye(7)[[1, 4]] * 20, 2.0, 30 / 45, (mask * 2 - 1) * 20)
+    near = heads(torch.eye(7)[[1, 4]] * 20, 355.0, 30 / 45, (mask * 2 - 1) * 20)  # 7 degrees off, across 0
+    wrong = heads(torch.eye(7)[[0, 0]] * 20, 182.0, -1.0, -(mask * 2 - 1) * 20)
+    good, close, bad = (head_losses(h, batch, config) for h in (right, near, wrong))
+    for key in ("loss_mask", "loss_category", "loss_view"):
+        assert good[key] < 0.2 * bad[key], key
+    assert close["loss_view"] < 0.3 * bad["loss_view"]  # a near miss across 0/360 costs little
+    assert "loss_view" not in head_losses(right, {**batch, "azimuth": torch.full((2,), float("nan"))}, config)
+    assert float(head_accuracy(right, batch)["category_accuracy"]) == 1.0
+    assert float(head_accuracy(right, batch)["mask_iou"]) == pytest.approx(1.0)
+    assert float(head_accuracy(wrong, batch)["category_accuracy"]) == 0.0
+    assert float(head_accuracy(wrong, batch)["mask_iou"]) == 0.0
 
 
 def test_resumed_run_continues_at_the_saved_step_and_matches_an_uninterrupted_run(tmp_path):
@@ -187,3 +252,16 @@ def test_learning_rate_drops_at_the_decay_step_also_after_resuming(tmp_path):
     resumed = train(dataclasses.replace(config, steps=3), CGANTask, dataset, None)  # step 2 decays
     assert resumed.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(5e-4)
     assert resumed.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(2e-4)
+
+
+def test_a_short_cgan_run_keeps_the_discriminator_from_winning_outright(tmp_path, generated_root):
+    config = TrainConfig(model="cgan", data=(str(generated_root),), train_split="all", out=str(tmp_path / "run"),
+                         image_size=32, resolution=32, latent_dim=8, feature_dim=32, base_channels=4,
+                         decoder_channels=4, batch_size=8, steps=60, log_every=5, eval_every=1000,
+                         checkpoint_every=1000, num_workers=0, device="cpu")
+    train(config, CGANTask)  # about 9 s on one core
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 12
+    accuracy = np.mean([(r["d_accuracy_real"] + r["d_accuracy_fake"]) / 2 for r in records])
+    assert accuracy < 0.97, f"the discriminator tells real from generated {accuracy:.1%} of the time"
+    assert all(r["adversarial_share"] > 0 for r in records)

@@ -82,7 +82,10 @@ class CGANTask:
         sigma = self.noise_level(step)
 
         def blurred(grids: Tensor) -> Tensor:
-            return grids + sigma * torch.randn_like(grids) if sigma else grids
+            if not sigma:
+                return grids
+            # from `noise` (checkpointed, per rank), so a resumed run draws what an uninterrupted one would
+            return grids + sigma * torch.randn(grids.shape, generator=noise, device=noise.device).to(grids.device)
 
         real = blurred(voxels)
         penalise = config.r1_weight > 0 and config.r1_every > 0 and step % config.r1_every == 0

@@ -57,8 +57,9 @@ def shape_variant(mesh: trimesh.Trimesh, voxels: np.ndarray, mirror: bool,
     if not np.allclose(factors, 1.0):
         n = grid.shape[0]
         centre = (n - 1) / 2
-        # output index o -> input index centre + (o - centre) / factor (nearest voxel)
+        # output index o -> input index centre + (o - centre) / factor (nearest voxel); grid-constant
+        # keeps the outer half of the edge voxels ("constant" drops it, thinning the shape by a voxel)
         grid = scipy.ndimage.affine_transform(grid.astype(np.uint8), 1.0 / factors,
                                               offset=centre - centre / factors, order=0,
-                                              mode="constant", cval=0).astype(bool)
+                                              mode="grid-constant", cval=0).astype(bool)
     return variant, np.ascontiguousarray(grid)
