@@ -37,13 +37,15 @@ class PreparedImage:
 
     pixels: float32 (3, S, S) in [-1, 1] (rgb / 127.5 - 1); crop: RGB PIL image S x S, the same
     pixels for display; mask: bool (S, S), the object in the crop; bbox: (x0, y0, x1, y1) of the
-    object in the source image's pixels (x1, y1 exclusive).
+    object in the source image's pixels (x1, y1 exclusive); crop_box: (left, top, side) of the
+    square crop in the source image's pixels (it may reach outside the image).
     """
 
     pixels: np.ndarray
     crop: Image.Image
     mask: np.ndarray
     bbox: tuple[int, int, int, int]
+    crop_box: tuple[int, int, int] = (0, 0, 0)
 
 
 def _read_bytes(source) -> tuple[bytes, str]:
@@ -299,4 +301,23 @@ def prepare_image(
         crop=crop,
         mask=np.asarray(mask_image) >= 128,
         bbox=(x0, y0, x1, y1),
+        crop_box=(left, top, side),
     )
+
+
+def mask_from_crop(probabilities: np.ndarray, prepared: PreparedImage, image_size: tuple[int, int],
+                   level: float = 0.5) -> np.ndarray:
+    """A mask predicted on a prepared crop, float (S, S) -> bool (H, W) in the photo's pixels
+    (image_size (W, H)); outside the crop nothing is object."""
+    width, height = image_size
+    left, top, side = prepared.crop_box
+    inside = (max(left, 0), max(top, 0), min(left + side, width), min(top + side, height))
+    mask = np.zeros((height, width), bool)
+    if inside[2] <= inside[0] or inside[3] <= inside[1] or side <= 0:
+        return mask
+    size = probabilities.shape[0]
+    region = tuple((v - o) * size / side for v, o in zip(inside, (left, top, left, top)))
+    resized = Image.fromarray(np.asarray(probabilities, np.float32), mode="F").resize(
+        (inside[2] - inside[0], inside[3] - inside[1]), Image.Resampling.BILINEAR, box=region)
+    mask[inside[1]:inside[3], inside[0]:inside[2]] = np.asarray(resized) >= level
+    return mask

@@ -25,7 +25,8 @@ from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
-from recon.images import FLAT_RANGE, PreparedImage, frame_image, load_image, mask_from_frame, prepare_image
+from recon.images import (FLAT_RANGE, PreparedImage, frame_image, load_image, mask_from_crop, mask_from_frame,
+                          prepare_image)
 from recon.mesh import grid_to_mesh
 
 logger = logging.getLogger(__name__)
@@ -112,12 +113,21 @@ class Reconstructor:
     def _batch(self, arrays: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(arrays)).to(self.device)
 
-    def find_object(self, image: Image.Image) -> np.ndarray:
-        """The object's pixels in a whole photo, bool (H, W), from the model's mask head run on the
-        photo letterboxed into its input (empty when it finds nothing)."""
+    def find_object(self, image: Image.Image, refine: bool = True) -> np.ndarray:
+        """The object's pixels in a whole photo, bool (H, W) (empty when nothing is found).
+
+        The model's mask head runs on the photo letterboxed into its input; with `refine` it runs
+        again on the crop around what it found, where the object is large and its edges sharp,
+        and that mask is mapped back (a second look, as a person would zoom in).
+        """
         framed = frame_image(image, self.image_size)
         probabilities = self.network.describe(self._batch([framed.pixels]))["mask"][0]
-        return mask_from_frame(probabilities.float().cpu().numpy(), framed)
+        mask = mask_from_frame(probabilities.float().cpu().numpy(), framed)
+        if not refine or mask.mean() < MIN_OBJECT_SHARE:
+            return mask
+        crop = prepare_image(image, size=self.image_size, mask=mask, background="keep")
+        refined = mask_from_crop(self.describe([crop])[0].mask, crop, image.size)
+        return refined if refined.mean() >= MIN_OBJECT_SHARE else mask
 
     def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None) -> PreparedImage:
         """Load (when given a path or bytes) and crop one photo exactly as in training.

@@ -1,6 +1,5 @@
 """recon.colors: colours of a rendered, painted object come back onto its mesh, sides not swapped."""
 
-import time
 
 import numpy as np
 import pytest
@@ -140,25 +139,6 @@ def test_color_mesh_modes():
     assert (mesh.visual.vertex_colors[:, :3] == 10).all()  # the input is left as it was
     with pytest.raises(ValueError, match="photo, plain"):
         color_mesh(mesh, prepared, colors="rainbow")
-
-
-def test_a_64_mesh_colours_in_well_under_a_second(furniture_photo):
-    from recon.mesh import grid_to_mesh
-    from recon.preview import upsample_probabilities
-
-    grid = np.zeros((32, 32, 32), np.float32)
-    grid[4:28, 14:18, 8:24] = 1.0  # seat
-    grid[4:28, 18:30, 8:11] = 1.0  # back
-    for i in (4, 26):
-        for k in (8, 22):
-            grid[i:i + 2, 2:14, k:k + 2] = 1.0  # legs
-    mesh = grid_to_mesh(upsample_probabilities(grid, 64))
-    prepared = prepare_image(Image.open(furniture_photo), size=128)
-    clock = time.perf_counter()
-    transfer(mesh, prepared, AZIMUTH, ELEVATION)
-    seconds = time.perf_counter() - clock
-    print(f"photo colours for {len(mesh.faces)} faces: {seconds * 1000:.0f} ms")
-    assert seconds < 1.0
 
 
 @pytest.mark.parametrize("azimuth, elevation, words", [
