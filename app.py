@@ -233,10 +233,10 @@ def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder,
 @spaces.GPU(duration=60)
 @_user_errors
 def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, samples=1,
-                vae_mode="mean", colors="photo", box="", progress=gr.Progress()):
+                vae_mode="mean", colors="photo", box="auto", progress=gr.Progress()):
     """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists,
-    and the two JSON sidecars by model label (for the AR tab's defaults). box: "" (the models find
-    the object) or JSON [x0, y0, x1, y1] in the photo's pixels, the crop the user drew."""
+    and the two JSON sidecars by model label (for the AR tab's defaults). box: "auto" (the models
+    find the object) or JSON [x0, y0, x1, y1] in the photo's pixels, the crop the user drew."""
     level = _number(level, "Iso level", 0.05, 0.95)
     resolution = int(_number(resolution, "Mesh resolution", 32, 128))
     if resolution not in MESH_RESOLUTIONS:
@@ -274,8 +274,9 @@ def _path(path):
 
 
 def _box_from_json(text, image_size) -> tuple[float, float, float, float] | None:
-    """'' -> None; '[x0, y0, x1, y1]' (photo pixels) -> a box inside the photo, else gr.Error."""
-    if not (text or "").strip():
+    """'auto' or '' -> None (the models find the object); '[x0, y0, x1, y1]' (photo pixels) -> a
+    box inside the photo, else gr.Error."""
+    if (text or "").strip().lower() in ("", "auto"):
         return None
     try:
         box = np.asarray(json.loads(text), dtype=np.float64)
@@ -298,8 +299,8 @@ def _box_from_json(text, image_size) -> tuple[float, float, float, float] | None
 def show_box_picker(photo):
     """A new photo: show it for drawing a crop box, with no box yet."""
     if not photo:
-        return None, [], ""
-    return load_image(photo).convert("RGB"), [], ""
+        return None, [], "auto"
+    return load_image(photo).convert("RGB"), [], "auto"
 
 
 @_user_errors
@@ -309,7 +310,7 @@ def add_box_corner(photo, points, event: gr.SelectData):
         raise gr.Error("Upload a photo first, then click two opposite corners of the object on it.")
     points = ([] if len(points) >= 2 else points) + [[float(event.index[0]), float(event.index[1])]]
     image = load_image(photo).convert("RGB")
-    box = ""
+    box = "auto"
     if len(points) == 2:
         (ax, ay), (bx, by) = points
         box = json.dumps([round(min(ax, bx), 1), round(min(ay, by), 1), round(max(ax, bx), 1), round(max(ay, by), 1)])
@@ -642,8 +643,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                     box_picker = gr.Image(label="Click two opposite corners of the object", interactive=False,
                                           height=260, elem_id="box-picker")
                     with gr.Row():
-                        box = gr.Textbox(label="Crop box [x0, y0, x1, y1] (empty: the models find the object)",
-                                         elem_id="crop-box", scale=3)
+                        box = gr.Textbox("auto", label="Crop box [x0, y0, x1, y1] in the photo's pixels "
+                                         "(auto: the models find the object)", elem_id="crop-box", scale=3)
                         clear_box = gr.Button("Clear box", size="sm", scale=1)
                 box_points = gr.State([])
                 with gr.Accordion("Options", open=False):
@@ -751,6 +752,9 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     with gr.Tab("About"):
         # What a visitor comes for first: how well the models do, with pictures; details fold away.
         gr.Markdown("## Evaluation\n" + _evaluation_table(), elem_id="evaluation")
+        if (WEIGHTS / "comparison.png").is_file():
+            gr.Image(str(WEIGHTS / "comparison.png"), label="The same photos: cGAN samples | VAE samples",
+                     interactive=False, show_label=True)
         if _training_curves():
             gr.Gallery(_training_curves(), label="Training curves", columns=2, height=240)
         gr.Markdown(ABOUT)

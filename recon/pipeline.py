@@ -129,11 +129,13 @@ class Reconstructor:
         refined = mask_from_crop(self.describe([crop])[0].mask, crop, image.size)
         return refined if refined.mean() >= MIN_OBJECT_SHARE else mask
 
-    def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None) -> PreparedImage:
+    def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None,
+                mask: np.ndarray | None = None) -> PreparedImage:
         """Load (when given a path or bytes) and crop one photo exactly as in training.
 
         The object: an alpha channel when the photo has one (the background is then painted
-        white), else the model's own mask (find_object). box (x0, y0, x1, y1), photo pixels, ends
+        white), else `mask` (bool (H, W), e.g. find_object's, when the caller has it already),
+        else the model's own mask (find_object). box (x0, y0, x1, y1), photo pixels, ends
         exclusive: the user's correction; the crop is then made around it. Raises
         InvalidImageError for a flat photo or an empty box.
         """
@@ -145,7 +147,7 @@ class Reconstructor:
         if np.ptp(rgb) <= FLAT_RANGE:
             raise InvalidImageError("the photo is one flat colour, so there is no object to reconstruct: "
                                     "use a photo that shows the piece of furniture")
-        mask = self.find_object(image)
+        mask = self.find_object(image) if mask is None else np.asarray(mask, bool)
         if box is not None:
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             inside = np.zeros_like(mask)

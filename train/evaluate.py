@@ -188,11 +188,28 @@ def summarise_rows(per_category: dict[str, list[list[float]]]) -> dict:
             "count": len(every)}
 
 
-def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, classifier, seed: int = 0) -> dict:
-    """The model through the app's pipeline on every photo -> accuracy, heads and its own kind's metrics."""
+CROPS = ("head", "border", "true")  # where the crop comes from: the model's mask head (the app),
+# the border-colour estimate the project used before it had one, or the true mask (an oracle)
+
+
+def _object_mask(reconstructor, photo: TestPhoto, crop: str) -> np.ndarray:
+    from recon.images import estimate_mask
+
+    if crop == "head":
+        return reconstructor.find_object(photo.photo)
+    if crop == "border":
+        return estimate_mask(np.asarray(photo.photo))
+    return photo.mask
+
+
+def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, classifier, seed: int = 0,
+                crop: str = "head") -> dict:
+    """The model through the app's pipeline on every photo -> accuracy, heads and its own kind's
+    metrics. crop: one of CROPS (the app uses "head"; the others are ablations)."""
     from recon.generative_metrics import crispness, frechet_voxel_distance, pairwise_diversity
 
-    prepared = [reconstructor.prepare(photo.photo) for photo in photos]
+    found = [_object_mask(reconstructor, photo, crop) for photo in photos]
+    prepared = [reconstructor.prepare(photo.photo, mask=mask) for photo, mask in zip(photos, found)]
     grids = np.concatenate([np.stack(reconstructor.predict(prepared[i:i + 32]))
                             for i in range(0, len(prepared), 32)])
     readings = [r for i in range(0, len(prepared), 32) for r in reconstructor.describe(prepared[i:i + 32])]
@@ -201,10 +218,9 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
     result = score_method(lambda photo: lookup[id(photo)], photos, points)
 
     mask_ious = []
-    for photo in photos:
-        found = reconstructor.find_object(photo.photo)
-        union = (found | photo.mask).sum()
-        mask_ious.append(float((found & photo.mask).sum() / union) if union else 1.0)
+    for photo, mask in zip(photos, found):
+        union = (mask | photo.mask).sum()
+        mask_ious.append(float((mask & photo.mask).sum() / union) if union else 1.0)
     result["mask_iou"] = float(np.mean(mask_ious))
     result["category_accuracy"] = float(np.mean([r.category == p.category for r, p in zip(readings, photos)]))
     result["azimuth_error_median"] = float(np.median([_angle_error(r.azimuth_deg, p.azimuth)
@@ -241,8 +257,9 @@ def prior_realism(reconstructor, reference_grids: np.ndarray, classifier, seed: 
 
 def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_roots: list[str],
              backgrounds_eval: str, conditions=tuple(CONDITIONS), seed: int = 0, max_images: int | None = None,
-             device: str = "auto") -> dict:
-    """models: {name: (kind, weights)}. Returns the results dict written to results.json."""
+             device: str = "auto", every: int = 1, crop: str = "head") -> dict:
+    """models: {name: (kind, weights)}; every: score every n-th photo only (spread over the
+    categories, unlike max_images); crop: see CROPS. Returns the results dict of results.json."""
     from recon.generative_metrics import load_voxel_classifier
     from recon.pipeline import Reconstructor
     from train.data.photo_backgrounds import BackgroundBank
@@ -257,7 +274,7 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
     results = {"conditions": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
                                                                category_means, len(train_grids))}
     for condition in conditions:
-        photos = test_photos(test_roots, condition, banks, seed)[:max_images]
+        photos = test_photos(test_roots, condition, banks, seed)[::every][:max_images]
         log.info("%s: %d test photos", condition, len(photos))
         table = {
             BASELINES[0]: score_method(lambda p: global_mean.grid, photos, points),
@@ -265,11 +282,12 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
         }
         for name, reconstructor in reconstructors.items():
-            table[name] = score_model(reconstructor, photos, points, classifier, seed)
+            table[name] = score_model(reconstructor, photos, points, classifier, seed, crop)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
     results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
                              for name, r in reconstructors.items() if r.kind == "vae"}
+    results["protocol"].update(crop=crop, every=every)
     return results
 
 
@@ -336,6 +354,18 @@ def write_results(results: dict, out: str | Path) -> tuple[Path, Path]:
     return out / "results.json", out / "results.md"
 
 
+def merge_results(folders: list[str]) -> dict:
+    """results.json of runs over different conditions (e.g. one process per condition) as one."""
+    merged: dict = {}
+    for folder in folders:
+        part = json.loads((Path(folder) / "results.json").read_text())
+        if not merged:
+            merged = part
+        else:
+            merged["conditions"].update(part["conditions"])
+    return merged
+
+
 def _model_argument(text: str) -> tuple[str, tuple[str, str]]:
     name, _, rest = text.partition("=")
     kind, _, weights = rest.partition(":")
@@ -346,22 +376,32 @@ def _model_argument(text: str) -> tuple[str, tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Evaluate models on an unseen library and unseen backgrounds.")
-    parser.add_argument("--train-data", action="append", required=True, help="training root (baselines)")
-    parser.add_argument("--test-data", action="append", required=True, help="held-out root of cutout renders")
-    parser.add_argument("--backgrounds-eval", required=True,
-                        help="reserved photographs (python -m evaluation.reserved_backgrounds)")
+    parser.add_argument("--train-data", action="append", help="training root (baselines)")
+    parser.add_argument("--test-data", action="append", help="held-out root of cutout renders")
+    parser.add_argument("--backgrounds-eval", help="reserved photographs (python -m evaluation.reserved_backgrounds)")
+    parser.add_argument("--merge", nargs="+", help="only merge the results.json of these folders into --out")
     parser.add_argument("--model", action="append", type=_model_argument, default=[],
                         help="NAME=cgan:PATH or NAME=vae:PATH (repeatable)")
     parser.add_argument("--out", required=True, help="folder for results.json and results.md")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--max-images", type=int, default=None, help="score only the first N photos")
+    parser.add_argument("--every", type=int, default=1, help="score every N-th photo (a spread-out subset)")
+    parser.add_argument("--crop", choices=CROPS, default="head",
+                        help="object mask for the crop: the model's head (as the app), border colour, true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.merge:
+        json_path, markdown_path = write_results(merge_results(args.merge), args.out)
+        print(markdown_path.read_text())
+        return
+    if not (args.train_data and args.test_data and args.backgrounds_eval):
+        parser.error("--train-data, --test-data and --backgrounds-eval are needed (or --merge)")
     try:
         results = evaluate(dict(args.model), args.train_data, args.test_data, args.backgrounds_eval,
-                           tuple(args.conditions.split(",")), args.seed, args.max_images, args.device)
+                           tuple(args.conditions.split(",")), args.seed, args.max_images, args.device,
+                           args.every, args.crop)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     json_path, markdown_path = write_results(results, args.out)
