@@ -13,6 +13,7 @@ from recon.mesh import load_mesh
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +89,28 @@ def test_reconstruct_options_seeded_samples_are_repeatable(client):
             assert np.load(one).shape == (32, 32, 32)
 
 
+def test_a_drawn_box_drives_the_crop(client, tmp_path):
+    """Two pieces side by side: a box around the right one crops it, whatever the models would find."""
+    left, right = Image.open(FURNITURE[0]).convert("RGB"), Image.open(FURNITURE[1]).convert("RGB")
+    side = 256
+    scene = Image.new("RGB", (2 * side, side), "white")
+    scene.paste(left.resize((side, side)), (0, 0))
+    scene.paste(right.resize((side, side)), (side, 0))
+    path = tmp_path / "two-pieces.png"
+    scene.save(path)
+    boxed = client.predict(handle_file(str(path)), box=json.dumps([side, 0, 2 * side, side]), api_name="/reconstruct")
+    preview = np.asarray(Image.open(boxed[2]).convert("RGB"), np.float32)
+    crop = preview[:, : preview.shape[0]]  # left half of the preview: the crop the models saw
+    expected = np.asarray(right.resize((crop.shape[1], crop.shape[0])), np.float32)
+    other = np.asarray(left.resize((crop.shape[1], crop.shape[0])), np.float32)
+    # the crop shows the boxed piece (with a margin), not the other one
+    assert np.abs(crop - expected).mean() < np.abs(crop - other).mean()
+    with pytest.raises(AppError, match="crop box"):
+        client.predict(handle_file(str(path)), box="[1, 2, 3]", api_name="/reconstruct")
+    with pytest.raises(AppError, match="crop box"):
+        client.predict(handle_file(str(path)), box=json.dumps([900, 900, 950, 950]), api_name="/reconstruct")
+
+
 def test_interpolate_gives_an_animation_and_a_strip(client):
     gif, strip = client.predict(handle_file(str(FURNITURE[0])), handle_file(str(FURNITURE[-1])), 4,
                                 api_name="/interpolate")
@@ -106,8 +129,6 @@ def test_random_furniture_returns_the_seeded_vae_prior_sample_as_a_mesh(client):
     np.testing.assert_allclose(meshes[1].vertices, meshes[2].vertices)  # same seed, same shape
     assert meshes[0].vertices.shape != meshes[1].vertices.shape or not np.allclose(meshes[0].vertices,
                                                                                    meshes[1].vertices)
-    from gradio_client.exceptions import AppError
-
     with pytest.raises(AppError, match="Seed"):
         client.predict(2**40, api_name="/random_furniture")
     assert client.predict(1, api_name="/random_furniture")[0].endswith(".glb")  # still serving

@@ -64,7 +64,8 @@ def model_card(folder: Path, repo: str, evaluation: str | None = None, credits: 
     if training:
         data = ", ".join(Path(root).name for root in training.get("data", [])) or "-"
         lines += ["## Training", "",
-                  f"Data roots: {data}. {training.get('steps')} steps at batch {training.get('batch_size')}"
+                  f"Data roots: {data}. {summary.get('steps', training.get('steps'))} steps at batch "
+                  f"{training.get('batch_size')}"
                   f" x {summary.get('world_size', 1)} process(es), Adam lr {training.get('lr')}, betas "
                   f"{training.get('betas')}, seed {training.get('seed')}."]
         if summary.get("images_per_s"):
