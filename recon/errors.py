@@ -30,6 +30,14 @@ class WeightsError(ReconError, OSError):
     """Model weights are missing, truncated, unsafe or do not fit the model's config."""
 
 
+def weights_mismatch(missing: list[str], unexpected: list[str], wrong_shape: list[str]) -> str:
+    """What a WeightsError says about a state dict that does not fit: the first three names of
+    each kind of problem ("" when there is none)."""
+    return "; ".join(f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
+                     for label, items in [("missing", missing), ("unexpected", unexpected),
+                                          ("wrong shape", wrong_shape)] if items)
+
+
 class DegenerateCornersError(ReconError, ValueError):
     """Four clicked corners do not describe a usable rectangle on a plane."""
 

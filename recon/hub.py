@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from recon.errors import ReconError, WeightsError
+from recon.errors import ReconError, WeightsError, weights_mismatch
 from recon.models import CGANGenerator, VoxelClassifier, VoxelVAE
 
 logger = logging.getLogger(__name__)
@@ -124,9 +124,7 @@ def _load_folder(model_class: type[nn.Module], folder: Path) -> nn.Module:
     wrong_shape = [f"{name} {tuple(weights[name].shape)} != {tuple(tensor.shape)}"
                    for name, tensor in expected.items() if name in weights and weights[name].shape != tensor.shape]
     if missing or unexpected or wrong_shape:
-        problems = "; ".join(f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
-                             for label, items in [("missing", missing), ("unexpected", unexpected),
-                                                  ("wrong shape", wrong_shape)] if items)
+        problems = weights_mismatch(missing, unexpected, wrong_shape)
         raise WeightsError(f"{folder / WEIGHTS_FILE} does not fit the {model_class.__name__} described by "
                            f"{folder / CONFIG_FILE} ({problems}): save config and weights together again.")
     model.load_state_dict({name: tensor.to(expected[name].dtype) for name, tensor in weights.items()})

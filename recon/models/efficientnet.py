@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from recon.errors import WeightsError
+from recon.errors import WeightsError, weights_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -251,9 +251,7 @@ def remap_reference_state_dict(reference: dict[str, Tensor], model: EfficientNet
     wrong_shape = [f"{name} {tuple(ours[name].shape)} != {tuple(tensor.shape)}"
                    for name, tensor in expected.items() if name in ours and ours[name].shape != tensor.shape]
     if missing or unexpected or wrong_shape:
-        problems = "; ".join(f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
-                             for label, items in [("missing", missing), ("unexpected", unexpected),
-                                                  ("wrong shape", wrong_shape)] if items)
+        problems = weights_mismatch(missing, unexpected, wrong_shape)
         hint = " (a model with num_classes != 1000 needs classifier=False)" if any(
             "classifier" in item for item in wrong_shape) else ""
         raise WeightsError(f"The Lite0 weights do not fit EfficientNetLite0 ({problems}){hint}.")
