@@ -121,8 +121,8 @@ def test_photos(roots: list[str], condition: str, backgrounds: dict, seed: int =
         dataset = Pix3DDataset(root, split="all", resolution=RESOLUTION, jitter=False)
         for index, entry in enumerate(dataset.entries):
             rng = np.random.default_rng((seed, root_index, index, list(CONDITIONS).index(condition)))
-            composite = compose(dataset._cutout(entry), rng, backgrounds,
-                                distractor=lambda: dataset._cutout(dataset.entries[rng.integers(len(dataset))]),
+            composite = compose(dataset.cutout(entry), rng, backgrounds,
+                                distractor=lambda: dataset.cutout(dataset.entries[rng.integers(len(dataset))]),
                                 frame=True, **CONDITIONS[condition])
             if not composite.mask.any():
                 continue

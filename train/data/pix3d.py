@@ -179,7 +179,8 @@ class Pix3DDataset(torch.utils.data.Dataset):
             self._voxels[entry.voxel] = resample(canonical.astype(np.float32), self.resolution)
         return self._voxels[entry.voxel]
 
-    def _cutout(self, entry: Pix3DEntry) -> Cutout:
+    def cutout(self, entry: Pix3DEntry) -> Cutout:
+        """A cutout entry's colour and coverage as stored (train.data.composite.Cutout)."""
         with Image.open(entry.image) as colour, Image.open(entry.mask) as coverage:
             return Cutout(np.asarray(colour.convert("RGB")), np.asarray(coverage.convert("L")))
 
@@ -190,8 +191,8 @@ class Pix3DDataset(torch.utils.data.Dataset):
         if entry.background == "cutout" and self.compositing is not None:
             draws = rng if rng is not None else np.random.default_rng((self.seed, index))
             others = self.entries
-            composite = compose(self._cutout(entry), draws, self.compositing.backgrounds,
-                                distractor=lambda: self._cutout(others[draws.integers(len(others))]),
+            composite = compose(self.cutout(entry), draws, self.compositing.backgrounds,
+                                distractor=lambda: self.cutout(others[draws.integers(len(others))]),
                                 frame=draws.random() < self.compositing.frame_fraction,
                                 kind=self.compositing.kind, effects=self.compositing.effects)
             image, mask = Image.fromarray(composite.rgb), composite.mask
