@@ -69,7 +69,7 @@ def test_the_mask_is_the_visible_part_of_the_object():
 
 def test_without_a_distractor_the_mask_is_the_whole_object():
     for seed in range(5):
-        composite = compose(red_block(), np.random.default_rng(seed), kind="room")
+        composite = compose(red_block(), np.random.default_rng(seed), kind="room", clutter=False)
         assert np.array_equal(composite.mask, object_pixels())
 
 
@@ -117,3 +117,40 @@ def test_without_effects_pixels_are_exactly_alpha_composited(kind):
     assert np.array_equal(composite.rgb, expected.astype(np.uint8))
     edge = composite.rgb[20, 15].astype(int)  # the half-covered column mixes object and background
     assert np.abs(edge - (np.array([200, 20, 20]) + background[20, 15]) / 2).max() <= 1
+
+
+def test_clutter_shapes_are_soft_silhouettes_that_repeat_per_seed():
+    from train.data.composite import clutter_shape
+
+    shapes = [clutter_shape(np.random.default_rng(seed), 96, 128) for seed in range(30)]
+    assert all(s.shape == (96, 128) and s.dtype == np.float32 and s.min() >= 0 and s.max() <= 1 for s in shapes)
+    covered = [float((s > 0.5).mean()) for s in shapes]
+    assert sum(c > 0.005 for c in covered) >= 25  # nearly always something in view
+    assert max(covered) < 0.8  # a thing in the room, never the whole frame
+    assert np.array_equal(shapes[3], clutter_shape(np.random.default_rng(3), 96, 128))
+
+
+def _edge_energy(rgb: np.ndarray, outside: np.ndarray) -> float:
+    import cv2
+
+    grey = cv2.GaussianBlur(rgb.astype(np.float32).mean(axis=2), (0, 0), 1.5)
+    return float(np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))[outside].mean())
+
+
+def test_clutter_puts_things_in_view_but_never_in_the_mask():
+    whole = object_pixels()
+    outside = ~(np.roll(whole, 3, 1) | np.roll(whole, -3, 1)
+                                                             | np.roll(whole, 3, 0) | np.roll(whole, -3, 0) | whole)
+    energy = {True: 0.0, False: 0.0}
+    hidden = 0
+    for seed in range(40):
+        for clutter in (True, False):
+            composite = compose(red_block(), np.random.default_rng(seed), kind="plain", clutter=clutter)
+            assert not (composite.mask & ~whole).any()
+            energy[clutter] += _edge_energy(composite.rgb, outside)
+            if composite.mask.sum() < whole.sum():  # no distractor: only clutter in front can hide it
+                assert clutter
+                assert composite.mask.sum() >= (1 - MAX_OCCLUSION) * whole.sum() - 1
+                hidden += 1
+    assert energy[True] > 1.5 * energy[False]  # outlines of things, on a smooth plain backdrop
+    assert hidden >= 1

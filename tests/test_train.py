@@ -265,3 +265,60 @@ def test_a_short_cgan_run_keeps_the_discriminator_from_winning_outright(tmp_path
     accuracy = np.mean([(r["d_accuracy_real"] + r["d_accuracy_fake"]) / 2 for r in records])
     assert accuracy < 0.97, f"the discriminator tells real from generated {accuracy:.1%} of the time"
     assert all(r["adversarial_share"] > 0 for r in records)
+
+
+@pytest.mark.parametrize("task_class", [CGANTask, VAETask])
+def test_a_new_run_starts_from_exported_weights(tmp_path, task_class):
+    dataset = TinyShapes(count=16)
+    first = train(tiny_config(tmp_path / "first", steps=3), task_class, dataset, None)
+    exported = tmp_path / "first" / "run"
+    config = tiny_config(tmp_path / "second", steps=0, init_weights=str(exported))
+    second = train(config, task_class, dataset, None)
+    # fp16 export: the new run's model equals the first run's up to half precision
+    for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=2e-3, rtol=2e-3), name
+    fresh = train(tiny_config(tmp_path / "fresh", steps=0), task_class, dataset, None)
+    assert any(not torch.allclose(a.float(), b.float(), atol=2e-3) for a, b in
+               zip(first.model.state_dict().values(), fresh.model.state_dict().values()))
+
+
+def test_exported_weights_of_another_shape_are_refused(tmp_path):
+    from recon.errors import WeightsError
+
+    dataset = TinyShapes(count=16)
+    train(tiny_config(tmp_path / "first", steps=1), CGANTask, dataset, None)
+    config = tiny_config(tmp_path / "second", steps=0, feature_dim=16, init_weights=str(tmp_path / "first" / "run"))
+    with pytest.raises(WeightsError, match="does not fit"):
+        train(config, CGANTask, dataset, None)
+
+
+def test_the_l1_term_rewards_decided_voxels_where_bce_rewards_the_probability():
+    from train.loop import reconstruction_loss
+
+    truth = (torch.rand(2000) < 0.3).float()  # a voxel occupied in 30 % of the photos that look alike
+    def expected_loss(p, config):
+        logits = torch.logit(torch.full_like(truth, p))
+        return float(reconstruction_loss(logits.view(1, -1, 1, 1), truth.view(1, -1, 1, 1), config))
+    ps = np.linspace(0.02, 0.98, 49)
+    bce = TrainConfig(dice_weight=0.0)
+    l1 = TrainConfig(dice_weight=0.0, bce_weight=0.2, l1_weight=2.0)
+    best_bce = ps[np.argmin([expected_loss(p, bce) for p in ps])]
+    best_l1 = ps[np.argmin([expected_loss(p, l1) for p in ps])]
+    assert abs(best_bce - float(truth.mean())) < 0.03
+    assert best_l1 < 0.12
+
+
+def test_held_out_scores_report_crispness_and_fvd():
+    from recon.models.cgan import CGANGenerator
+    from train.loop import held_out_scores
+
+    torch.manual_seed(0)
+    model = CGANGenerator(latent_dim=8, image_size=32, resolution=32, feature_dim=32, base_channels=4,
+                          decoder_channels=4)
+    dataset = TinyShapes(count=8)
+    images, voxels = fixed_batch(dataset)
+    scores = held_out_scores(model, images, voxels, TrainConfig(diversity_samples=2))
+    assert 0 <= scores["held_out_crispness"] <= 1
+    assert scores["held_out_fvd"] > 0  # an untrained generator's grids are nothing like boxes
+    same = held_out_scores(model, images, voxels, TrainConfig(diversity_samples=2))
+    assert same["held_out_crispness"] == scores["held_out_crispness"]

@@ -32,6 +32,10 @@ class TrainConfig:
     background_sources: tuple[str, ...] = ("wallpapers", "textures")
     frame_fraction: float = 0.25  # share of composites showing the whole frame (the object-finding pass)
     max_minutes: float = 0.0  # stop (checkpoint and export) after this much training time; 0: no limit
+    # start a new run (no checkpoint in `out`) from exported weights (a folder of config.json +
+    # model.safetensors, e.g. the committed fp16 recon/weights/cgan); "" starts from scratch/ImageNet.
+    # Only the model the folder holds is filled: a cGAN's discriminator starts fresh.
+    init_weights: str = ""
     # model (these become the model's config.json)
     resolution: int = 32  # voxel grid side D: 32 or 64
     image_size: int = 128  # input image side S in pixels
@@ -56,6 +60,9 @@ class TrainConfig:
     # losses, shared: reconstruction = bce_weight * BCE + dice_weight * (1 - Dice), both per voxel
     bce_weight: float = 1.0
     dice_weight: float = 1.0
+    # + l1_weight * mean |p - y| (pix2pix's L1): its minimiser is the median, 0 or 1 for a binary
+    # target, so unlike BCE (whose minimiser is the probability) it does not reward soft grids
+    l1_weight: float = 0.0
     # object heads on the shared encoder: mask (BCE + Dice), category (cross-entropy), camera
     # (azimuth bins: cross-entropy against a circular Gaussian label; elevation: smooth L1)
     mask_weight: float = 1.0

@@ -123,7 +123,7 @@ def test_photos(roots: list[str], condition: str, backgrounds: dict, seed: int =
             rng = np.random.default_rng((seed, root_index, index, list(CONDITIONS).index(condition)))
             composite = compose(dataset.cutout(entry), rng, backgrounds,
                                 distractor=lambda: dataset.cutout(dataset.entries[rng.integers(len(dataset))]),
-                                frame=True, **CONDITIONS[condition])
+                                frame=True, clutter=False, **CONDITIONS[condition])
             if not composite.mask.any():
                 continue
             photos.append(TestPhoto(Image.fromarray(composite.rgb), composite.mask,

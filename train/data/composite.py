@@ -9,6 +9,9 @@ One call draws everything from ``rng`` (so a (seed, epoch, index) stream repeats
   texture over a floor texture;
 - other furniture partly in view (``distractor()`` draws another cutout), behind the object or in front
   of it, occluding at most MAX_OCCLUSION of it; the frame may also cut the object itself;
+- clutter that is not furniture (``clutter_shape``: organic blobs, boxes and discs, filled with
+  photo crops or plain paint, with a soft shadow), behind the object or in front of it, so the
+  mask head learns furniture rather than "whatever stands out" (a person, a cup, a plant);
 - a soft contact shadow under the object, the object's colours shifted a little, white balance,
   exposure and gamma, blur, sensor noise and JPEG artefacts.
 
@@ -28,6 +31,7 @@ import numpy as np
 from train.data.backgrounds import plain_background, room_background
 
 MAX_OCCLUSION = 0.3  # share of the object a distractor in front may hide
+CLUTTER_CHANCE = 0.5  # share of cluttered composites that get non-furniture things in view
 # background kind -> probability (photo and texture need a bank; without one they fall to room)
 BACKGROUND_WEIGHTS = {"white": 0.12, "plain": 0.08, "room": 0.2, "photo": 0.35, "texture": 0.25}
 
@@ -104,6 +108,47 @@ def _contact_shadow(alpha: np.ndarray, rng) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(shifted, (0, 0), sigma) * rng.uniform(0.8, 1.6), 0, 1)
 
 
+def clutter_shape(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A random non-furniture silhouette, float32 (H, W) coverage in [0, 1]: an organic blob
+    (smoothed noise, thresholded: a plant, a person, an animal), a box seen slightly turned, or
+    a disc; 15-70 % of the frame's side, anywhere in it (partly outside too)."""
+    side = rng.uniform(0.15, 0.7) * min(height, width)
+    centre = rng.uniform([0, 0], [width, height])
+    shape = rng.choice(["blob", "box", "disc"], p=[0.5, 0.3, 0.2])
+    canvas = np.zeros((height, width), np.float32)
+    if shape == "blob":
+        cells = int(rng.integers(3, 7))
+        field = cv2.resize(rng.random((cells, cells)).astype(np.float32), (int(side), int(side)),
+                           interpolation=cv2.INTER_CUBIC)
+        ys, xs = np.mgrid[0:int(side), 0:int(side)] / max(side - 1, 1) - 0.5
+        field = field - 1.6 * np.hypot(xs, ys)  # fade out toward the border: one object, not a texture
+        patch = (field > np.quantile(field, rng.uniform(0.55, 0.8))).astype(np.float32)
+        top, left = int(centre[1] - side / 2), int(centre[0] - side / 2)
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + patch.shape[0], height), min(left + patch.shape[1], width)
+        if y1 > y0 and x1 > x0:
+            canvas[y0:y1, x0:x1] = patch[y0 - top:y1 - top, x0 - left:x1 - left]
+    elif shape == "box":
+        aspect = rng.uniform(0.3, 1.0)
+        size = (side * aspect, side) if rng.random() < 0.5 else (side, side * aspect)
+        corners = cv2.boxPoints(((float(centre[0]), float(centre[1])), size, float(rng.uniform(-25, 25))))
+        cv2.fillConvexPoly(canvas, corners.round().astype(np.int32), 1.0, lineType=cv2.LINE_AA)
+    else:
+        axes = (int(side / 2), int(side / 2 * rng.uniform(0.5, 1.0)))
+        cv2.ellipse(canvas, (int(centre[0]), int(centre[1])), axes, float(rng.uniform(0, 180)), 0, 360, 1.0,
+                    thickness=-1, lineType=cv2.LINE_AA)
+    return cv2.GaussianBlur(canvas, (0, 0), 0.7)
+
+
+def _clutter_fill(rng, height: int, width: int, banks: dict) -> np.ndarray:
+    """What a clutter silhouette is filled with: a photo or texture crop, or a shaded plain paint."""
+    sources = [bank for bank in (banks.get("photo"), banks.get("texture")) if bank is not None]
+    if sources and rng.random() < 0.7:
+        return sources[rng.integers(len(sources))].crop(rng, height, width).astype(np.float32)
+    ramp = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), height, dtype=np.float32)[:, None, None]
+    return np.broadcast_to(rng.uniform(0, 255, 3).astype(np.float32) * ramp, (height, width, 3)).copy()
+
+
 def _photo_effects(image: np.ndarray, rng) -> np.ndarray:
     """White balance, exposure, gamma, blur, noise and JPEG on a float32 (H, W, 3) 0-255 image."""
     image = image * rng.normal(1.0, 0.06, 3).astype(np.float32) * rng.uniform(0.8, 1.15)
@@ -121,12 +166,14 @@ def _photo_effects(image: np.ndarray, rng) -> np.ndarray:
 
 def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None = None,
             distractor: Callable[[], Cutout] | None = None, horizon: float | None = None, frame: bool = False,
-            kind: str | None = None, effects: bool = True) -> Composite:
+            kind: str | None = None, effects: bool = True, clutter: bool = True) -> Composite:
     """The cutout over a drawn background (see the module docstring) -> Composite of its size.
 
     backgrounds: {"photo": BackgroundBank, "texture": BackgroundBank}, either may be missing.
     kind: force a background kind (one of BACKGROUND_WEIGHTS); effects: False keeps the picture
-    clean (no colour shift, shadow, distractor, blur, noise or JPEG), as for a product photo.
+    clean (no colour shift, shadow, distractor, blur, noise or JPEG), as for a product photo;
+    clutter: False leaves out the synthetic non-furniture things (the evaluation's real photos
+    have their own), and then draws exactly what compose drew before clutter existed.
     """
     banks = backgrounds or {}
     height, width = cutout.coverage.shape
@@ -159,6 +206,18 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
                 front = np.maximum(front, o_alpha)
             elif not in_front:
                 image = o_colour * o_alpha[..., None] + image * (1 - o_alpha[..., None])
+    if cluttered and clutter and rng.random() < CLUTTER_CHANCE:
+        for _ in range(int(rng.integers(1, 4))):
+            shape = clutter_shape(rng, height, width)
+            fill = _clutter_fill(rng, height, width, banks)
+            if rng.random() < 0.25 and (shape * alpha).sum() <= MAX_OCCLUSION * max(alpha.sum(), 1e-6) \
+                    and ((np.maximum(front, shape)) * alpha).sum() <= MAX_OCCLUSION * max(alpha.sum(), 1e-6):
+                front_colour = fill * shape[..., None] + front_colour * (1 - shape[..., None])
+                front = np.maximum(front, shape)
+            else:
+                shadow = np.roll(cv2.GaussianBlur(shape, (0, 0), 4.0), int(rng.integers(2, 8)), axis=0)
+                image = image * (1 - 0.35 * shadow[..., None])
+                image = fill * shape[..., None] + image * (1 - shape[..., None])
     if effects and kind != "white" and rng.random() < 0.6:
         image = image * (1 - rng.uniform(0.25, 0.6) * _contact_shadow(alpha, rng))[..., None]
     if effects and rng.random() < 0.5:
