@@ -3,9 +3,9 @@
 Steps: candidate regions (bright, grey pixels at several thresholds, pixels brighter than their
 neighbourhood, areas enclosed by edges) -> their outlines -> convex quadrilaterals -> corners
 refined on the full-resolution photo (sub-pixel edge points across each side, a least-squares line
-per side, corners where the lines meet) -> an inside that looks like paper -> the candidates with
-the strongest edges checked, best first, as a rectangle of the sheet's aspect under a pinhole
-camera with a plausible focal -> the first that passes, or None.
+per side, one side's edge may be faint, corners where the lines meet) -> an inside that looks like
+paper -> the candidates with the strongest edges checked, best first, as a rectangle of the
+sheet's aspect under a pinhole camera with a plausible focal -> the first that passes, or None.
 
 Corner order (DESIGN.md): TL, TR, BR, BL as seen (clockwise on screen), with TL -> TR along a
 short side of the sheet, so ``camera_from_corners(corners, size, plane_size=(0.210, 0.297))``
@@ -32,6 +32,8 @@ FIT_TOLERANCE_SHARE = 0.004
 MIN_EDGE_CONTRAST = 12.0  # whiteness step (0-255) across the sheet's edges
 MIN_EDGE_INLIERS = 0.5  # share of a side's points with a clear step on the fitted line
 MAX_EDGE_RMS_PX = 0.8  # RMS distance of those points from their line
+WEAK_SIDE_SHARE = 0.6  # one side of a quadrilateral may pass at this share of the two limits above
+WEAK_SIDE_MIN_PX = 40.0  # if it is this long (full-size pixels): enough edge points to trust a line
 MAX_INTERIOR_SPREAD = 14.0  # whiteness std inside the sheet once its shading gradient is removed
 MAX_REFINED = 80  # candidates refined at full resolution (the most stable first)
 MAX_FITTED = 8  # refined candidates tried as a rectangle (the best edges first)
@@ -179,13 +181,19 @@ def _label_corners(corners, image_size, aspect) -> np.ndarray | None:
 
     None unless some focal length in FOCAL_RANGE makes the quadrilateral the image of a
     rectangle with right angles and the given aspect (principal point at the image centre).
+    A far sheet fits either way round; then a fit whose best focal lies inside FOCAL_RANGE is
+    preferred to one at its ends (whose best focal lies outside the plausible range), and
+    otherwise the closer fit.
     """
     corners = _clockwise(corners)
     fits = [_rectangle_fit(np.roll(corners, -shift, axis=0), image_size, aspect) for shift in (0, 1)]
-    shift = int(np.argmin(fits))
     longest = np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1).max()
-    if fits[shift] > FIT_TOLERANCE_PX + FIT_TOLERANCE_SHARE * longest:
+    tolerance = FIT_TOLERANCE_PX + FIT_TOLERANCE_SHARE * longest
+    passing = [shift for shift in (0, 1) if fits[shift][0] <= tolerance]
+    if not passing:
         return None
+    inside = [shift for shift in passing if not fits[shift][1]]
+    shift = min(inside if len(inside) == 1 else passing, key=lambda shift: fits[shift][0])
     labelled = np.roll(corners, -shift, axis=0)
     # Of the two short sides, the upper one on screen is the top edge.
     if labelled[2:].mean(0)[1] < labelled[:2].mean(0)[1]:
@@ -193,24 +201,27 @@ def _label_corners(corners, image_size, aspect) -> np.ndarray | None:
     return labelled
 
 
-def _rectangle_fit(corners, image_size, aspect) -> float:
-    """Smallest largest-corner reprojection error (pixels) of a rectangle of ``aspect`` seen by a
-    pinhole camera with a focal in FOCAL_RANGE, its principal point at the image centre.
+def _rectangle_fit(corners, image_size, aspect) -> tuple[float, bool]:
+    """(smallest largest-corner reprojection error in pixels, whether that best focal is an end
+    of FOCAL_RANGE) of a rectangle of ``aspect`` seen by a pinhole camera with a focal in
+    FOCAL_RANGE, its principal point at the image centre.
 
     corners: (4, 2) clockwise, TL -> TR taken as the short side (width 1, height ``aspect``).
     """
     width, height = image_size
     longer = max(width, height)
     rectangle = np.array([[0, 0, 0], [1, 0, 0], [1, aspect, 0], [0, aspect, 0]], np.float64)
-    best = np.inf
-    for focal in np.geomspace(*FOCAL_RANGE, FOCAL_STEPS) * longer:
+    best, best_step = np.inf, 0
+    for step, focal in enumerate(np.geomspace(*FOCAL_RANGE, FOCAL_STEPS) * longer):
         K = np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1]])
         ok, rotation, translation = cv2.solvePnP(rectangle, corners, K, None, flags=cv2.SOLVEPNP_IPPE)
         if not ok or translation[2, 0] <= 0:
             continue
         projected, _ = cv2.projectPoints(rectangle, rotation, translation, K, None)
-        best = min(best, float(np.linalg.norm(projected.reshape(4, 2) - corners, axis=1).max()))
-    return best
+        error = float(np.linalg.norm(projected.reshape(4, 2) - corners, axis=1).max())
+        if error < best:
+            best, best_step = error, step
+    return best, best_step in (0, FOCAL_STEPS - 1)
 
 
 def _refine_corners(corners, whiteness, passes=((5.0, 0.5), (2.0, 0.25))):
@@ -222,13 +233,10 @@ def _refine_corners(corners, whiteness, passes=((5.0, 0.5), (2.0, 0.25))):
     """
     contrast = 0.0
     for reach, step in passes:
-        lines, contrasts = [], []
-        for start, end in zip(corners, np.roll(corners, -1, axis=0)):
-            fitted = _side_line(start, end, corners.mean(0), whiteness, reach, step)
-            if fitted is None:
-                return None
-            lines.append(fitted[0])
-            contrasts.append(fitted[1])
+        fitted = _side_lines(corners, whiteness, reach, step)
+        if fitted is None:
+            return None
+        lines, contrasts = zip(*fitted)
         corners = np.array([_intersection(lines[i - 1], lines[i]) for i in range(4)])
         if not np.all(np.isfinite(corners)):
             return None
@@ -239,8 +247,39 @@ def _refine_corners(corners, whiteness, passes=((5.0, 0.5), (2.0, 0.25))):
     return corners, contrast
 
 
-def _side_line(start, end, centre, whiteness, reach, step):
-    """((a, b, c) line a x + b y = c with unit normal, contrast) of one side, or None."""
+def _side_lines(corners, whiteness, reach, step):
+    """[(line, contrast)] of the four sides from ``corners`` on, or None.
+
+    One side at least WEAK_SIDE_MIN_PX long may have a faint or partly missing edge (lying against
+    something as bright as the paper): it is fitted with the weak limits. None when a second side
+    fails.
+    """
+    centre = corners.mean(0)
+    sides = list(zip(corners, np.roll(corners, -1, axis=0)))
+    fitted, weak = [], None
+    for index, (start, end) in enumerate(sides):
+        fitted.append(_side_line(start, end, centre, whiteness, reach, step))
+        if fitted[-1] is None:
+            if weak is not None:
+                return None
+            weak = index
+    if weak is not None:
+        start, end = sides[weak]
+        if np.linalg.norm(end - start) < WEAK_SIDE_MIN_PX:
+            return None
+        fitted[weak] = _side_line(start, end, centre, whiteness, reach, step, weak=True)
+        if fitted[weak] is None:
+            return None
+    return fitted
+
+
+def _side_line(start, end, centre, whiteness, reach, step, weak=False):
+    """((a, b, c) line a x + b y = c with unit normal, contrast) of one side, or None.
+
+    weak: the side's edge may be faint or partly missing (WEAK_SIDE_SHARE of the thresholds):
+    then a steepest drop at the end of a profile is no edge point (the edge lies beyond reach).
+    """
+    share = WEAK_SIDE_SHARE if weak else 1.0
     direction = end - start
     length = np.linalg.norm(direction)
     if length < 2 * reach:
@@ -266,14 +305,16 @@ def _side_line(start, end, centre, whiteness, reach, step):
     position = offsets[peak] + np.clip(shift, -0.5, 0.5) * step
     edge_points = points + position[:, None] * normal
     step_sizes = np.abs(profiles[:, 0] - profiles[:, -1])  # whiteness inside vs outside
-    strong = step_sizes > 0.5 * MIN_EDGE_CONTRAST
-    if strong.mean() < MIN_EDGE_INLIERS:
+    strong = step_sizes > 0.5 * share * MIN_EDGE_CONTRAST
+    if weak:
+        strong &= (peak > 1) & (peak < len(offsets) - 2)
+    if strong.sum() < 4 or strong.mean() < share * MIN_EDGE_INLIERS:
         return None
     line, inliers, rms = _fit_line(edge_points[strong])
-    if inliers * strong.mean() < MIN_EDGE_INLIERS or rms > MAX_EDGE_RMS_PX:
+    if inliers * strong.mean() < share * MIN_EDGE_INLIERS or rms > MAX_EDGE_RMS_PX:
         return None
     step_size = float(np.median(step_sizes[strong]))
-    if step_size < MIN_EDGE_CONTRAST:
+    if step_size < share * MIN_EDGE_CONTRAST:
         return None
     return line, step_size
 
