@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.ndimage
 import torch
 import trimesh
 from PIL import Image
@@ -34,6 +35,11 @@ logger = logging.getLogger(__name__)
 MODEL_KINDS = ("cgan", "vae")
 CATEGORIES = ("bed", "bookcase", "chair", "desk", "sofa", "table", "wardrobe")  # DESIGN.md, the heads' order
 MIN_OBJECT_SHARE = 0.002  # a found mask smaller than this share of the photo is no object
+# The whole-photo search also looks at 2 x 2 overlapping tiles, each TILE_SHARE of the photo's
+# longer side (a small object shows at nearly twice the size there); the passes' probabilities are
+# averaged on a map of SEARCH_SIDE pixels along the photo's longer side.
+TILE_SHARE = 0.6
+SEARCH_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -113,16 +119,56 @@ class Reconstructor:
     def _batch(self, arrays: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(arrays)).to(self.device)
 
-    def find_object(self, image: Image.Image, refine: bool = True) -> np.ndarray:
+    def _search_map(self, image: Image.Image) -> np.ndarray:
+        """Object probabilities over the whole photo, float32 (h, w) at SEARCH_SIDE along its
+        longer side: the mask head on the letterboxed photo and on 2 x 2 overlapping tiles (one
+        batch), averaged where they overlap (the whole photo weighs as much as its tiles)."""
+        width, height = image.size
+        scale = min(1.0, SEARCH_SIDE / max(width, height))
+        map_w, map_h = max(1, round(width * scale)), max(1, round(height * scale))
+        side = int(round(TILE_SHARE * max(width, height)))
+        boxes = [(0, 0, width, height)]
+        for fy in (0.0, 1.0):
+            for fx in (0.0, 1.0):
+                x0, y0 = int(fx * max(width - side, 0)), int(fy * max(height - side, 0))
+                boxes.append((x0, y0, min(width, x0 + side), min(height, y0 + side)))
+        framed = [frame_image(image.crop(box), self.image_size) for box in boxes]
+        maps = self.network.describe(self._batch([f.pixels for f in framed]))["mask"].float().cpu().numpy()
+        whole = np.zeros((map_h, map_w), np.float32)
+        tiles, count = np.zeros_like(whole), np.zeros_like(whole)
+        for k, (box, f, probabilities) in enumerate(zip(boxes, framed, maps)):
+            left, top = f.offset
+            cw, ch = f.image_size
+            x0, y0 = int(round(box[0] * scale)), int(round(box[1] * scale))
+            x1, y1 = max(x0 + 1, int(round(box[2] * scale))), max(y0 + 1, int(round(box[3] * scale)))
+            placed = np.asarray(Image.fromarray(probabilities, mode="F").resize(
+                (x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=(left, top, left + cw * f.scale, top + ch * f.scale)))
+            if k == 0:
+                whole[y0:y1, x0:x1] = placed
+            else:
+                tiles[y0:y1, x0:x1] += placed
+                count[y0:y1, x0:x1] += 1
+        return (whole + tiles / np.maximum(count, 1)) / 2
+
+    def find_object(self, image: Image.Image, refine: bool = True, tiles: bool = True) -> np.ndarray:
         """The object's pixels in a whole photo, bool (H, W) (empty when nothing is found).
 
-        The model's mask head runs on the photo letterboxed into its input; with `refine` it runs
-        again on the crop around what it found, where the object is large and its edges sharp,
-        and that mask is mapped back (a second look, as a person would zoom in).
+        The model's mask head runs on the photo letterboxed into its input and, with `tiles`, on
+        four overlapping tiles of it (where a small object is larger), the largest piece of the
+        averaged map is kept; with `refine` it runs again on the crop around what it found, where
+        the object is large and its edges sharp, and that mask is mapped back (a second look, as
+        a person would zoom in).
         """
-        framed = frame_image(image, self.image_size)
-        probabilities = self.network.describe(self._batch([framed.pixels]))["mask"][0]
-        mask = mask_from_frame(probabilities.float().cpu().numpy(), framed)
+        if tiles:
+            found = self._search_map(image)
+            labels, count = scipy.ndimage.label(found >= 0.5)
+            if count > 1:
+                found = np.where(labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1, found, 0).astype(np.float32)
+            mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
+        else:
+            framed = frame_image(image, self.image_size)
+            probabilities = self.network.describe(self._batch([framed.pixels]))["mask"][0]
+            mask = mask_from_frame(probabilities.float().cpu().numpy(), framed)
         if not refine or mask.mean() < MIN_OBJECT_SHARE:
             return mask
         crop = prepare_image(image, size=self.image_size, mask=mask, background="keep")

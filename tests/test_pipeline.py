@@ -111,6 +111,36 @@ def test_find_object_gives_a_mask_of_the_photo_size(tiny):
     assert found.shape == (80, 120) and found.dtype == bool
 
 
+class RedFinder:
+    """A stand-in mask head that marks exactly the red pixels of its input (pixels in [-1, 1])."""
+
+    def describe(self, batch):
+        red = (batch[:, 0] > 0.4) & (batch[:, 1] < -0.4) & (batch[:, 2] < -0.4)
+        return {"mask": red.float()}
+
+
+@pytest.mark.parametrize("size", [(640, 400), (300, 900)])
+def test_the_tiled_search_puts_every_pass_back_where_it_looked(tiny, size):
+    """A red block in a wide and a tall photo, found by a head that sees red: the averaged map of
+    the whole photo and its four tiles lands on the block (misplaced tiles would smear it)."""
+    width, height = size
+    rgb = np.full((height, width, 3), 190, np.uint8)
+    box = (int(width * 0.55), int(height * 0.55), int(width * 0.8), int(height * 0.72))
+    rgb[box[1]:box[3], box[0]:box[2]] = (220, 20, 20)
+    truth = np.zeros((height, width), bool)
+    truth[box[1]:box[3], box[0]:box[2]] = True
+    finder = tiny
+    original = finder.network, finder.image_size
+    try:
+        finder.network, finder.image_size = RedFinder(), 128  # the shipped models' input side
+        for tiles in (True, False):
+            found = finder.find_object(Image.fromarray(rgb), refine=False, tiles=tiles)
+            iou = (found & truth).sum() / (found | truth).sum()
+            assert found.shape == (height, width) and iou > 0.8, (tiles, iou)
+    finally:
+        finder.network, finder.image_size = original
+
+
 def test_the_user_box_drives_the_crop(tiny):
     photo = two_objects_photo()
     box = (70, 25, 115, 75)  # around the blue block on the right
@@ -177,7 +207,7 @@ def test_embedded_mask_head_finds_the_object(category, seed):
     mesh = furniture_mesh(generate(category, rng))
     camera, _ = sample_camera(rng, mesh.vertices, (128, 128))
     colour, coverage = render_view(mesh, camera, "cutout", rng)
-    composite = compose(Cutout(colour, coverage), rng, kind="plain", frame=True)
+    composite = compose(Cutout(colour, coverage), rng, kind="plain", frame=True, clutter=False)
     assert composite.mask.sum() > 500, "the test photo shows too little of the object"
     found = Reconstructor("vae", device="cpu").find_object(Image.fromarray(composite.rgb))
     iou = (found & composite.mask).sum() / max((found | composite.mask).sum(), 1)
