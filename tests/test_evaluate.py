@@ -151,3 +151,22 @@ def test_command_line_writes_results_of_named_models(library, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--train-data", "a", "--test-data", "b", "--backgrounds-eval", "c", "--model", "x=gan:y",
               "--out", str(out)])
+
+
+def test_results_of_one_process_per_model_merge_per_condition(tmp_path):
+    from train.evaluate import merge_results
+
+    def part(name, model, value):
+        folder = tmp_path / name
+        folder.mkdir()
+        results = {"protocol": {"every": 1}, "conditions": {
+            "white": {"silhouette retrieval": {"x": 1}, model: {"x": value}},
+            "real": {"silhouette retrieval": {"x": 2}, model: {"x": value + 1}}},
+            "generators": {model: {"fvd": value}} if model == "VAE" else {}}
+        (folder / "results.json").write_text(json.dumps(results))
+        return str(folder)
+
+    merged = merge_results([part("a", "cGAN", 10), part("b", "VAE", 20)])
+    assert set(merged["conditions"]["white"]) == {"silhouette retrieval", "cGAN", "VAE"}
+    assert merged["conditions"]["real"]["cGAN"] == {"x": 11} and merged["conditions"]["real"]["VAE"] == {"x": 21}
+    assert merged["generators"] == {"VAE": {"fvd": 20}}

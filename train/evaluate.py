@@ -355,14 +355,17 @@ def write_results(results: dict, out: str | Path) -> tuple[Path, Path]:
 
 
 def merge_results(folders: list[str]) -> dict:
-    """results.json of runs over different conditions (e.g. one process per condition) as one."""
+    """results.json of runs over different conditions or different models (e.g. one process per
+    condition or per model, with the same protocol) as one: methods are merged per condition."""
     merged: dict = {}
     for folder in folders:
         part = json.loads((Path(folder) / "results.json").read_text())
         if not merged:
             merged = part
-        else:
-            merged["conditions"].update(part["conditions"])
+            continue
+        for condition, methods in part["conditions"].items():
+            merged["conditions"].setdefault(condition, {}).update(methods)
+        merged.setdefault("generators", {}).update(part.get("generators", {}))
     return merged
 
 
