@@ -199,17 +199,24 @@ def frame_image(image: Image.Image, size: int = IMAGE_SIZE) -> FramedImage:
     return FramedImage(np.ascontiguousarray(pixels), scale, (left, top), (width, height))
 
 
+def largest_piece(probabilities: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """A probability map, float (h, w), with everything outside its largest piece above `level`
+    set to 0, values below `level` included (float32; unchanged when there is one piece or none)."""
+    probabilities = np.asarray(probabilities, np.float32)
+    labels, count = scipy.ndimage.label(probabilities >= level)
+    if count > 1:
+        sizes = np.bincount(labels.ravel())[1:]
+        probabilities = np.where(labels == (np.argmax(sizes) + 1), probabilities, 0.0).astype(np.float32)
+    return probabilities
+
+
 def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float = 0.5) -> np.ndarray:
     """A mask predicted on a framed photo, float (S, S) -> bool (H, W) in the photo's pixels:
     the largest piece above ``level`` is kept (on the small map, where it is cheap), then the
     map is cut to the photo's area and resized to the photo (empty when nothing is above level)."""
     width, height = framed.image_size
     left, top = framed.offset
-    probabilities = np.asarray(probabilities, np.float32)
-    labels, count = scipy.ndimage.label(probabilities >= level)
-    if count > 1:
-        sizes = np.bincount(labels.ravel())[1:]
-        probabilities = np.where(labels == (np.argmax(sizes) + 1), probabilities, 0.0).astype(np.float32)
+    probabilities = largest_piece(probabilities, level)
     region = (left, top, left + width * framed.scale, top + height * framed.scale)
     resized = Image.fromarray(probabilities, mode="F").resize((width, height), Image.Resampling.BILINEAR,
                                                               box=region)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.ndimage
 import torch
 import trimesh
 from PIL import Image
@@ -26,8 +25,8 @@ from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
-from recon.images import (FLAT_RANGE, PreparedImage, frame_image, load_image, mask_from_crop, mask_from_frame,
-                          prepare_image)
+from recon.images import (FLAT_RANGE, PreparedImage, frame_image, largest_piece, load_image, mask_from_crop,
+                          mask_from_frame, prepare_image)
 from recon.mesh import grid_to_mesh
 
 logger = logging.getLogger(__name__)
@@ -160,10 +159,7 @@ class Reconstructor:
         a person would zoom in).
         """
         if tiles:
-            found = self._search_map(image)
-            labels, count = scipy.ndimage.label(found >= 0.5)
-            if count > 1:
-                found = np.where(labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1, found, 0).astype(np.float32)
+            found = largest_piece(self._search_map(image))
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
         else:
             framed = frame_image(image, self.image_size)

@@ -226,3 +226,18 @@ def test_a_mask_found_in_the_frame_maps_back_onto_the_photo():
     assert (found & truth).sum() / (found | truth).sum() > 0.9
     assert not found[:5, :10].any()
     assert not mask_from_frame(np.zeros((64, 64), np.float32), framed).any()
+
+
+def test_largest_piece_keeps_only_the_biggest_region_above_the_level():
+    from recon.images import largest_piece
+
+    probabilities = np.zeros((20, 30), np.float32)
+    probabilities[2:6, 2:6] = 0.9  # 16 pixels
+    probabilities[10:18, 10:20] = 0.7  # 80 pixels: kept
+    probabilities[0, 29] = 0.3  # below the level, outside the piece: cleared too
+    kept = largest_piece(probabilities)
+    assert kept.dtype == np.float32
+    assert (kept[2:6, 2:6] == 0).all() and (kept[10:18, 10:20] == 0.7).all() and kept[0, 29] == 0
+    single = np.zeros((5, 5), np.float32)
+    single[1:3, 1:3] = 0.8
+    assert np.array_equal(largest_piece(single), single)
