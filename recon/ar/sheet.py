@@ -59,10 +59,18 @@ def find_sheet(image: np.ndarray, aspect: float = A4_ASPECT) -> np.ndarray | Non
     small = whiteness if scale == 1.0 else cv2.resize(
         whiteness, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     photo_median = float(np.median(small))
+    small = cv2.GaussianBlur(small, (0, 0), 1.0)
+    candidates = _candidate_quads(small)[:MAX_REFINED]
+    quads = np.array([quad for quad, _ in candidates]).reshape(-1, 4, 2)
+    smooth = cv2.GaussianBlur(whiteness.astype(np.float32), (0, 0), 1.0)
+    # Working pixel centres sit at (x + 0.5) / scale - 0.5 in the full image.
+    full_size = (quads + 0.5) / scale - 0.5
+    worth = _brighter_than_around(quads, small, photo_median) & _edges_may_fit(full_size, smooth)
     refined = []  # (score, corners): clean bright quadrilaterals with straight edges
-    for quad, votes in _candidate_quads(cv2.GaussianBlur(small, (0, 0), 1.0))[:MAX_REFINED]:
-        # Working pixel centres sit at (x + 0.5) / scale - 0.5 in the full image.
-        found = _refined_quad((quad + 0.5) / scale - 0.5, rgb, whiteness, photo_median)
+    for (_, votes), corners, keep in zip(candidates, full_size, worth):
+        if not keep:
+            continue
+        found = _refined_quad(corners, rgb, whiteness, smooth, photo_median)
         if found is not None:
             refined.append((found[1] * np.sqrt(votes), found[0]))
     refined.sort(key=lambda entry: -entry[0])
@@ -84,15 +92,16 @@ def _candidate_quads(whiteness: np.ndarray) -> list[tuple[np.ndarray, int]]:
     """
     levels = np.linspace(np.percentile(whiteness, 50), np.percentile(whiteness, 99.8),
                          THRESHOLD_LEVELS + 2)[1:-1]
-    masks = [(whiteness > level).astype(np.uint8) for level in levels]
+    masks = [cv2.threshold(whiteness, level, 1, cv2.THRESH_BINARY)[1] for level in levels]  # > level
     local = cv2.blur(whiteness, (31, 31))
     masks.append((whiteness.astype(np.int16) > local.astype(np.int16) + 8).astype(np.uint8))
     kernel = np.ones((3, 3), np.uint8)
     masks = [(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), 0.0) for mask in masks]
     # Areas enclosed by edges, with short gaps in the edges closed: their outlines lie inside
     # the edges by the closing's radius plus a pixel, so they are grown back by that much.
-    for low, high, radius in ((20, 50, 1), (10, 30, 1), (20, 50, 3)):
-        edges = cv2.dilate(cv2.Canny(whiteness, low, high), np.ones((2 * radius + 1,) * 2, np.uint8))
+    edge_maps = {limits: cv2.Canny(whiteness, *limits) for limits in ((20, 50), (10, 30))}
+    for limits, radius in (((20, 50), 1), ((10, 30), 1), ((20, 50), 3)):
+        edges = cv2.dilate(edge_maps[limits], np.ones((2 * radius + 1,) * 2, np.uint8))
         masks.append((1 - edges // 255, radius + 1.0))
     min_area, max_area = MIN_SIDE_PX**2, MAX_AREA_SHARE * whiteness.size
     quads, votes = np.zeros((0, 4, 2)), []
@@ -113,6 +122,65 @@ def _candidate_quads(whiteness: np.ndarray) -> list[tuple[np.ndarray, int]]:
                 votes.append(1)
     order = np.argsort(votes, kind="stable")[::-1]
     return [(quads[i], votes[i]) for i in order]
+
+
+def _brighter_than_around(quads: np.ndarray, whiteness: np.ndarray, photo_median: float) -> np.ndarray:
+    """(N,) bool: whether each (4, 2) clockwise quadrilateral (working pixels) may hold a sheet.
+
+    A quick, loose form of _looks_like_paper's brightness test, for all candidates at once and
+    before the costly edge fits: at 25 points inside, the quadrilateral is brighter than the
+    photo's median, and brighter by half MIN_EDGE_CONTRAST than the darker quarter of 24 points
+    3 pixels outside its sides (up to three sides may run along something as bright as the paper,
+    or brighter, as long as a soft shadow or a dark strip marks their edges at full size).
+    """
+    if not len(quads):
+        return np.zeros(0, bool)
+    grid = np.linspace(0.2, 0.8, 5)
+    u, v = (axis.ravel() for axis in np.meshgrid(grid, grid))
+    weights = np.stack([(1 - u) * (1 - v), u * (1 - v), u * v, (1 - u) * v], axis=1)  # bilinear, (25, 4)
+    inside = np.einsum("pk,nkd->npd", weights, quads)
+    starts, ends = quads, np.roll(quads, -1, axis=1)
+    directions = (ends - starts) / np.linalg.norm(ends - starts, axis=2, keepdims=True)
+    normals = np.stack([directions[..., 1], -directions[..., 0]], axis=2)  # outward, clockwise, y down
+    along = np.linspace(0.15, 0.85, 6)[None, None, :, None]
+    outside = starts[:, :, None] + along * (ends - starts)[:, :, None] + 3.0 * normals[:, :, None]
+    points = np.concatenate([inside, outside.reshape(len(quads), 24, 2)], axis=1).astype(np.float32)
+    values = cv2.remap(whiteness.astype(np.float32), points[..., 0], points[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    inner, outer = np.median(values[:, :25], axis=1), np.percentile(values[:, 25:], 25, axis=1)
+    return (inner > photo_median) & (inner >= outer + 0.5 * MIN_EDGE_CONTRAST)
+
+
+def _edges_may_fit(quads: np.ndarray, smooth: np.ndarray, reach: float = 5.0) -> np.ndarray:
+    """(N,) bool: whether each (4, 2) clockwise quadrilateral (full-size pixels) can pass the
+    first pass of _side_lines: the same profile ends, the same inlier-share tests, for all
+    candidates in one remap. False here means _refine_corners would return None."""
+    if not len(quads):
+        return np.zeros(0, bool)
+    starts, ends = quads, np.roll(quads, -1, axis=1)
+    lengths = np.linalg.norm(ends - starts, axis=2)  # (N, 4)
+    directions = (ends - starts) / np.maximum(lengths, 1e-9)[..., None]
+    normals = np.stack([directions[..., 1], -directions[..., 0]], axis=2)
+    outward = np.sum(normals * ((starts + ends) / 2 - quads.mean(1, keepdims=True)), axis=2) >= 0
+    normals = np.where(outward[..., None], normals, -normals)
+    counts = np.clip(lengths / 3, 8, 60).astype(int)  # as in _side_line
+    index = np.arange(60)
+    used = index < counts[..., None]  # (N, 4, 60)
+    along = (0.1 + 0.8 * index / np.maximum(counts[..., None] - 1, 1)) * lengths[..., None]
+    points = starts[:, :, None] + along[..., None] * directions[:, :, None]
+    ends_across = np.stack([points - reach * normals[:, :, None], points + reach * normals[:, :, None]], axis=3)
+    flat = ends_across.reshape(-1, 2, 2).astype(np.float32)
+    values = cv2.remap(smooth, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    step_sizes = np.abs(values[:, 0] - values[:, 1]).reshape(used.shape)
+
+    def passing(share: float) -> np.ndarray:
+        strong = (step_sizes > 0.5 * share * MIN_EDGE_CONTRAST) & used
+        found = strong.sum(axis=2)
+        return (found >= 4) & (found / counts >= share * MIN_EDGE_INLIERS) & (lengths >= 2 * reach)
+
+    strict, weak = passing(1.0), passing(WEAK_SIDE_SHARE) & (lengths >= WEAK_SIDE_MIN_PX)
+    failing = (~strict).sum(axis=1)
+    return (failing == 0) | ((failing == 1) & np.any(~strict & weak, axis=1))
 
 
 def _quad_of(contour: np.ndarray) -> np.ndarray | None:
@@ -153,18 +221,18 @@ def _clockwise(quad: np.ndarray) -> np.ndarray:
     return quad[np.argsort(angles)]
 
 
-def _refined_quad(corners, rgb, whiteness, photo_median):
+def _refined_quad(corners, rgb, whiteness, smooth, photo_median):
     """(corners (4, 2) clockwise, edge contrast) moved onto the edges near ``corners``, or None.
 
-    Works on a crop around the candidate (whiteness smoothed, as float). None when the sides are
-    not clear straight edges or the inside is not plain paper.
+    Works on a crop around the candidate of ``smooth`` (the whiteness smoothed, as float). None
+    when the sides are not clear straight edges or the inside is not plain paper.
     """
     height, width = whiteness.shape
     margin = 12
     low = np.maximum(np.floor(corners.min(0)).astype(int) - margin, 0)
     high = np.minimum(np.ceil(corners.max(0)).astype(int) + margin + 1, [width, height])
     crop = (slice(low[1], high[1]), slice(low[0], high[0]))
-    local = cv2.GaussianBlur(whiteness[crop].astype(np.float32), (0, 0), 1.0)
+    local = smooth[crop]
     refined = _refine_corners(corners - low, local)
     if refined is None:
         return None
