@@ -124,22 +124,6 @@ def test_far_sheet_that_fits_either_way_round_is_read_with_a_focal_inside_the_ra
     assert sheets.corner_error(labelled, corners) < 2.0
 
 
-def candidates_of(photo):
-    """find_sheet's own candidates and images: (working quads, full-size quads, smooth, small, median)."""
-    import cv2
-
-    from recon.ar import sheet
-
-    whiteness = photo.min(axis=2)
-    scale = min(1.0, sheet.WORKING_MAX_SIDE / max(photo.shape[:2]))
-    small = cv2.resize(whiteness, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    median = float(np.median(small))
-    small = cv2.GaussianBlur(small, (0, 0), 1.0)
-    quads = np.array([quad for quad, _ in sheet._candidate_quads(small)[:sheet.MAX_REFINED]])
-    smooth = cv2.GaussianBlur(whiteness.astype(np.float32), (0, 0), 1.0)
-    return quads, (quads + 0.5) / scale - 0.5, smooth, small, median
-
-
 @pytest.mark.parametrize("seed", [0, 16])
 def test_quick_screens_drop_only_candidates_the_full_fit_rejects(seed):
     """_edges_may_fit is the first pass of the edge fit, vectorised: every candidate it drops
@@ -147,13 +131,13 @@ def test_quick_screens_drop_only_candidates_the_full_fit_rejects(seed):
     from recon.ar import sheet
 
     photo, corners = photo_with_sheet_against_white(seed) if seed == 16 else photo_with_sheet(seed)
-    quads, full_size, smooth, small, median = candidates_of(photo)
-    may_fit = sheet._edges_may_fit(full_size, smooth)
-    bright = sheet._brighter_than_around(quads, small, median)
-    whiteness = photo.min(axis=2)
-    refined = [sheet._refined_quad(quad, photo, whiteness, smooth, median) for quad in full_size]
+    search = sheet._search(photo)
+    may_fit = sheet._edges_may_fit(search.corners, search.smooth)
+    assert not (search.worth & ~may_fit).any()  # worth is both screens
+    refined = [sheet._refined_quad(quad, photo, search.whiteness, search.smooth, search.photo_median)
+               for quad in search.corners]
     assert all(found is None for found, keep in zip(refined, may_fit) if not keep)
-    assert (~may_fit).sum() >= len(quads) // 2
+    assert (~may_fit).sum() >= len(search.corners) // 2
     near = [i for i, found in enumerate(refined)
             if found is not None and sheets.corner_error(found[0], corners, square=True) < 3.0]
-    assert near and all(may_fit[i] and bright[i] for i in near)
+    assert near and all(search.worth[i] for i in near)

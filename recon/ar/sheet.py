@@ -13,6 +13,8 @@ reads an A4 sheet the right way round. Of the two short sides the upper one on s
 first. Pixel coordinates are ``(x, y)`` with pixel centres at integers.
 """
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -53,24 +55,10 @@ def find_sheet(image: np.ndarray, aspect: float = A4_ASPECT) -> np.ndarray | Non
         raise ValueError(f"find_sheet needs an (H, W, 3) uint8 RGB image, got {rgb.dtype} {rgb.shape}")
     if not np.isfinite(aspect) or aspect < 1.0:
         raise ValueError(f"aspect is the long side over the short side (>= 1), not {aspect}")
-    red, green, blue = cv2.split(rgb)
-    whiteness = cv2.min(cv2.min(red, green), blue)  # bright and grey: high in every channel
-    scale = min(1.0, WORKING_MAX_SIDE / max(rgb.shape[:2]))
-    small = whiteness if scale == 1.0 else cv2.resize(
-        whiteness, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    photo_median = float(np.median(small))
-    small = cv2.GaussianBlur(small, (0, 0), 1.0)
-    candidates = _candidate_quads(small)[:MAX_REFINED]
-    quads = np.array([quad for quad, _ in candidates]).reshape(-1, 4, 2)
-    smooth = cv2.GaussianBlur(whiteness.astype(np.float32), (0, 0), 1.0)
-    # Working pixel centres sit at (x + 0.5) / scale - 0.5 in the full image.
-    full_size = (quads + 0.5) / scale - 0.5
-    worth = _brighter_than_around(quads, small, photo_median) & _edges_may_fit(full_size, smooth)
+    search = _search(rgb)
     refined = []  # (score, corners): clean bright quadrilaterals with straight edges
-    for (_, votes), corners, keep in zip(candidates, full_size, worth):
-        if not keep:
-            continue
-        found = _refined_quad(corners, rgb, whiteness, smooth, photo_median)
+    for corners, votes in zip(search.corners[search.worth], search.votes[search.worth]):
+        found = _refined_quad(corners, rgb, search.whiteness, search.smooth, search.photo_median)
         if found is not None:
             refined.append((found[1] * np.sqrt(votes), found[0]))
     refined.sort(key=lambda entry: -entry[0])
@@ -80,6 +68,37 @@ def find_sheet(image: np.ndarray, aspect: float = A4_ASPECT) -> np.ndarray | Non
         if labelled is not None:
             return labelled
     return None
+
+
+class _Search(NamedTuple):
+    """find_sheet's images and candidates before the per-candidate fits."""
+
+    whiteness: np.ndarray  # (H, W) uint8: the smallest RGB channel
+    smooth: np.ndarray  # (H, W) float32: whiteness blurred (sigma 1), where edges are fitted
+    photo_median: float  # median whiteness of the photo (working size)
+    corners: np.ndarray  # (N, 4, 2) candidate quadrilaterals, full-size pixels, most votes first
+    votes: np.ndarray  # (N,) how many region masks gave each
+    worth: np.ndarray  # (N,) bool: passed both quick screens, so worth fitting
+
+
+def _search(rgb: np.ndarray) -> _Search:
+    """Candidates of an (H, W, 3) uint8 photo, searched at most WORKING_MAX_SIDE large, and
+    whether each passes the quick screens (all at once, before the costly edge fits)."""
+    red, green, blue = cv2.split(rgb)
+    whiteness = cv2.min(cv2.min(red, green), blue)  # bright and grey: high in every channel
+    scale = min(1.0, WORKING_MAX_SIDE / max(rgb.shape[:2]))
+    small = whiteness if scale == 1.0 else cv2.resize(
+        whiteness, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    photo_median = float(np.median(small))
+    small = cv2.GaussianBlur(small, (0, 0), 1.0)
+    candidates = _candidate_quads(small)[:MAX_REFINED]
+    quads = np.array([quad for quad, _ in candidates]).reshape(-1, 4, 2)
+    votes = np.array([count for _, count in candidates], int)
+    smooth = cv2.GaussianBlur(whiteness.astype(np.float32), (0, 0), 1.0)
+    # Working pixel centres sit at (x + 0.5) / scale - 0.5 in the full image.
+    corners = (quads + 0.5) / scale - 0.5
+    worth = _brighter_than_around(quads, small, photo_median) & _edges_may_fit(corners, smooth)
+    return _Search(whiteness, smooth, photo_median, corners, votes, worth)
 
 
 def _candidate_quads(whiteness: np.ndarray) -> list[tuple[np.ndarray, int]]:
