@@ -84,7 +84,8 @@ def test_reconstruct_averages_with_the_mirrored_photo_along_x(model_class):
     x = images(2, 32)
     flipped = torch.flip(x, dims=[3])  # photo left-right
     single = model.reconstruct(x, mirror=False)
-    expected = (single + torch.flip(model.reconstruct(flipped, mirror=False), dims=[1])) / 2  # back along i (+X)
+    expected = torch.sigmoid((torch.logit(single.double()) + torch.flip(torch.logit(model.reconstruct(
+        flipped, mirror=False).double()), dims=[1])) / 2).float()  # log-odds pooled, back along i (+X)
     assert torch.allclose(model.reconstruct(x), expected, atol=1e-6)
     assert not torch.allclose(single, expected, atol=1e-4)  # the mirrored pass changes something
     # Mirroring the photo mirrors the averaged grid along X exactly.
@@ -98,7 +99,21 @@ def test_mirrored_pass_uses_the_same_latent_draw(model_class):
     seeded = lambda: torch.Generator().manual_seed(7)  # noqa: E731
     direct = model.reconstruct(x, seeded(), mirror=False)
     mirrored = model.reconstruct(torch.flip(x, dims=[3]), seeded(), mirror=False)
-    assert torch.allclose(model.reconstruct(x, seeded()), (direct + torch.flip(mirrored, dims=[1])) / 2, atol=1e-6)
+    pooled = torch.sigmoid((torch.logit(direct.double()) + torch.flip(torch.logit(mirrored.double()), dims=[1])) / 2)
+    assert torch.allclose(model.reconstruct(x, seeded()), pooled.float(), atol=1e-5)
+
+
+def test_mirror_pooling_keeps_agreement_sure_and_lets_the_surer_pass_decide():
+    from recon.models.blocks import mirror_averaged
+
+    # voxel 0: both passes sure of the same answer; 1: sure against unsure; 2: a tie
+    direct = torch.tensor([4.0, 4.0, 2.0]).view(1, 1, 1, 3)  # three voxels along k (the flip is along i)
+    mirrored = torch.tensor([4.0, -1.0, -2.0]).view(1, 1, 1, 3)
+    passes = iter([direct, mirrored])
+    pooled = mirror_averaged(lambda x, g: next(passes), torch.zeros(1, 3, 1, 1)).flatten()
+    assert pooled[0] > 0.98  # averaging probabilities would give the same, ...
+    assert 0.8 < pooled[1] < 0.83  # ... but 0.63 here: sigmoid(1.5), the sure pass decides
+    assert pooled[2] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("model_class", [CGANGenerator, VoxelVAE])

@@ -126,6 +126,30 @@ def test_one_step_changes_every_parameter(tmp_path, task_class):
     assert {"loss_mask", "loss_category", "loss_view", "category_accuracy", "mask_iou"} <= set(scalars)
 
 
+@pytest.mark.parametrize("task_class,backbone", [(CGANTask, "efficientnet-lite0"), (VAETask, "resnet")])
+def test_train_only_updates_the_named_part_and_keeps_the_rest_as_it_was(tmp_path, task_class, backbone):
+    size = 128 if backbone == "efficientnet-lite0" else 32  # EfficientNet: BatchNorm statistics too
+    dataset = TinyShapes(count=4, image_size=size)
+    config = tiny_config(tmp_path, train_only=("decoder",), backbone=backbone, image_size=size, pretrained=False)
+    task = task_class(config, torch.device("cpu"), contextlib.nullcontext, lambda m: m)
+    model = task.model
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    model.train()
+    assert not model.encoder.training and not model.heads.training and model.decoder.training
+    held = {id(p) for group in task.optimizers[next(iter(task.optimizers))].param_groups for p in group["params"]}
+    assert held == {id(p) for p in model.decoder.parameters()}
+    for step in range(2):
+        task.train_step(batch_of(dataset, count=4), step, torch.Generator().manual_seed(step))
+    after = model.state_dict()
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    assert changed and all(key.startswith("decoder.") for key in changed)
+    if backbone == "efficientnet-lite0":
+        assert any(key.startswith("encoder.") and key.endswith("running_mean") for key in before)
+    with pytest.raises(ValueError, match="decoderr"):
+        task_class(tiny_config(tmp_path, train_only=("decoderr",)), torch.device("cpu"),
+                   contextlib.nullcontext, lambda m: m)
+
+
 def test_cgan_step_logs_the_balance_of_the_discriminator(tmp_path):
     dataset = TinyShapes(count=8)
     config = tiny_config(tmp_path, log_every=5, r1_every=4, instance_noise=0.1, instance_noise_steps=100)

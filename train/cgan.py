@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from recon.models.cgan import CGANDiscriminator, CGANGenerator
 from train.config import TrainConfig
 from train.loop import (build_model_kwargs, clip_and_step, head_accuracy, head_losses, main, reconstruction_loss,
-                        start_from_pretrained)
+                        restrict_training, start_from_pretrained)
 
 
 @contextlib.contextmanager
@@ -50,6 +50,7 @@ class CGANTask:
         self.config, self.autocast = config, autocast
         self.generator = CGANGenerator(latent_dim=config.latent_dim, **build_model_kwargs(config)).to(device)
         start_from_pretrained(self.generator, config)
+        restrict_training(self.generator, config)
         self.discriminator = CGANDiscriminator(config.resolution, config.feature_dim,
                                                config.decoder_channels).to(device)
         self.model = self.generator

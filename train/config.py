@@ -46,6 +46,9 @@ class TrainConfig:
     backbone: str = "resnet"  # "resnet" (from scratch) or "efficientnet-lite0" (ImageNet-pretrained)
     frozen_stages: int = 0  # efficientnet-lite0: stem and first stages kept fixed
     pretrained: bool = True  # efficientnet-lite0: start from the ImageNet weights
+    # top-level parts of the generator / VAE that train (e.g. decoder); the others keep their weights
+    # and run in eval mode (a fine-tune of one part). Empty: everything trains (frozen_stages aside)
+    train_only: tuple[str, ...] = ()
     # optimisation
     batch_size: int = 32  # per process; under torchrun the global batch is this times the world size
     steps: int = 2000

@@ -13,8 +13,8 @@ Protocol (also written into the outputs):
   with contact shadow, other furniture partly in view, colour shift, blur, noise and JPEG as
   train.data.composite draws them). The same photos for every method (seeded per image);
 - the models run exactly as the app runs them (recon.pipeline.Reconstructor): their own mask head
-  finds the object in the whole photo, the crop is made around it, the prediction is averaged
-  with the left-right mirrored photo's; cGAN at z = 0, VAE at mu;
+  finds the object in the whole photo, the crop is made around it, the prediction is pooled
+  (log-odds) with the left-right mirrored photo's; cGAN at z = 0, VAE at mu;
 - IoU at 32^3 (probabilities max-pooled to 32^3, threshold 0.5, no re-alignment, no threshold
   search for the networks); F-score at 1 % and 2 % of the cube side (20,000 surface points);
 - baselines on the same photos: global mean shape and per-category mean shape (true category;
@@ -297,7 +297,7 @@ def protocol_record(train_roots, test_roots, sources, global_mean, category_mean
                 "into a square frame (object 30-90 % of it); conditions: white, and real = reserved photographs "
                 f"({', '.join(sources)}) with shadow, clutter, colour shift, blur, noise, JPEG",
         "pipeline": "recon.pipeline.Reconstructor as in the app: own mask head finds the object, crop, "
-                    "mirror-averaged prediction; cGAN z = 0, VAE mu",
+                    "prediction pooled in log-odds with the mirrored photo's; cGAN z = 0, VAE mu",
         "resolution": RESOLUTION, "iou_threshold": LEVEL, "f_score_thresholds": list(F_THRESHOLDS),
         "f_score_points": F_POINTS, "alignment": "none", "threshold_search": "none for the networks",
         "baselines": {"global mean shape threshold": global_mean.level,

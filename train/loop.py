@@ -83,6 +83,31 @@ def start_from_pretrained(model: nn.Module, config: TrainConfig) -> None:
         log.info("encoder starts from EfficientNet-Lite0 ImageNet weights")
 
 
+def _stay_in_eval_mode(module: nn.Module, mode: bool = True) -> nn.Module:
+    """A frozen part's `train`: whatever the caller asks, eval mode (model.train() reaches it too)."""
+    return nn.Module.train(module, False)
+
+
+def restrict_training(model: nn.Module, config: TrainConfig) -> None:
+    """Freeze every top-level part of `model` not named in config.train_only (no gradients, and eval
+    mode whatever model.train() asks, so BatchNorm statistics stay as they are). Call before building the
+    optimizer, which takes the parameters that still need a gradient. Raises ValueError for a name
+    the model lacks."""
+    if not config.train_only:
+        return
+    parts = dict(model.named_children())
+    unknown = sorted(set(config.train_only) - parts.keys())
+    if unknown:
+        raise ValueError(f"train_only names {unknown}, but the model's parts are {sorted(parts)}")
+    for name, part in parts.items():
+        if name not in config.train_only:
+            part.requires_grad_(False)
+            part.train = functools.partial(_stay_in_eval_mode, part)
+            part.train(False)
+    log.info("training only %s; %s keep their weights", ", ".join(config.train_only),
+             ", ".join(sorted(parts.keys() - set(config.train_only))))
+
+
 def reconstruction_loss(logits: Tensor, voxels: Tensor, config: TrainConfig) -> Tensor:
     """bce_weight * BCE + dice_weight * (1 - soft Dice) + l1_weight * |p - y|, averaged over the batch.
 

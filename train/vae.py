@@ -18,7 +18,7 @@ from torch import Tensor
 from recon.models.vae import VoxelVAE
 from train.config import TrainConfig
 from train.loop import (build_model_kwargs, clip_and_step, head_accuracy, head_losses, main, reconstruction_loss,
-                        start_from_pretrained)
+                        restrict_training, start_from_pretrained)
 
 
 class VAETask:
@@ -28,6 +28,7 @@ class VAETask:
         self.config, self.autocast = config, autocast
         self.model = VoxelVAE(latent_dim=config.latent_dim, **build_model_kwargs(config)).to(device)
         start_from_pretrained(self.model, config)
+        restrict_training(self.model, config)
         self.modules = {"vae": self.model}
         self.optimizers = {"vae": torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
                                                    lr=config.lr, betas=config.betas)}

@@ -80,7 +80,7 @@ class VoxelVAE(
 
         def predict(x: Tensor, g: torch.Generator | None) -> Tensor:
             mu, logvar = self.encode(x)
-            return torch.sigmoid(self.decode(mu if g is None else self.sample(mu, logvar, g)))
+            return self.decode(mu if g is None else self.sample(mu, logvar, g))
 
         return mirror_averaged(predict, images, generator, mirror)
 
