@@ -66,7 +66,7 @@ class CGANGenerator(
     @torch.inference_mode()
     def reconstruct(self, images: Tensor, generator: torch.Generator | None = None, mirror: bool = True) -> Tensor:
         """(B, 3, S, S) images -> (B, D, D, D) occupancy probabilities; z = 0 unless a generator is
-        given; averaged with the left-right mirrored photo's prediction unless `mirror` is False."""
+        given; pooled (log-odds) with the left-right mirrored photo's prediction unless `mirror` is False."""
         return mirror_averaged(lambda x, g: self(x, self.sample_noise(x.shape[0], g)),
                                images, generator, mirror)
 

@@ -76,7 +76,7 @@ class VoxelVAE(
     @torch.inference_mode()
     def reconstruct(self, images: Tensor, generator: torch.Generator | None = None, mirror: bool = True) -> Tensor:
         """(B, 3, S, S) images -> (B, D, D, D) probabilities: decode(mu), or a sample when a generator
-        is given; averaged with the left-right mirrored photo's prediction unless `mirror` is False."""
+        is given; pooled (log-odds) with the left-right mirrored photo's prediction unless `mirror` is False."""
 
         def predict(x: Tensor, g: torch.Generator | None) -> Tensor:
             mu, logvar = self.encode(x)
