@@ -17,6 +17,7 @@ import torch
 import trimesh
 from PIL import Image, ImageDraw
 
+from recon.models.blocks import mirror_averaged
 from recon.render import render_mesh
 from recon.voxels import RESOLUTIONS, as_grid, resample
 
@@ -123,22 +124,22 @@ def vae_latent_walk(vae: torch.nn.Module, first: PreparedImage, second: Prepared
     """Occupancy grids (D, D, D) float32 decoded along the straight line between the two photos'
     mean latents: the first grid is photo one's reconstruction, the last photo two's.
 
-    As `VoxelVAE.reconstruct` does, each step averages two walks: between the photos' latents and
-    between the left-right mirrored photos' latents (that grid flipped back along X).
+    As `VoxelVAE.reconstruct` does, each step pools (recon.models.blocks.mirror_averaged) two walks:
+    between the photos' latents and between the left-right mirrored photos' latents (that grid
+    flipped back along X).
     vae: a recon.models.vae.VoxelVAE (anything with encode(images) -> (mu, logvar) and
     decode(z) -> logits). Raises ValueError when steps < 2.
     """
     device = next(vae.parameters()).device
     pixels = torch.from_numpy(np.stack([first.pixels, second.pixels])).to(device)
-    walks = []
+
+    def walk(images: torch.Tensor, generator) -> torch.Tensor:  # (2, 3, S, S) -> (steps, D, D, D) logits
+        mu, _ = vae.encode(images)
+        latents = interpolate_latents(mu[0].float().cpu().numpy(), mu[1].float().cpu().numpy(), steps)
+        return vae.decode(torch.from_numpy(latents).to(device=device, dtype=mu.dtype))
+
     with torch.inference_mode():
-        for mirrored in (False, True):
-            mu, _ = vae.encode(torch.flip(pixels, dims=[3]) if mirrored else pixels)
-            latents = interpolate_latents(mu[0].float().cpu().numpy(), mu[1].float().cpu().numpy(), steps)
-            z = torch.from_numpy(latents).to(device=device, dtype=mu.dtype)
-            probabilities = torch.sigmoid(vae.decode(z))
-            walks.append(torch.flip(probabilities, dims=[1]) if mirrored else probabilities)
-    return list(((walks[0] + walks[1]) / 2).float().cpu().numpy())
+        return list(mirror_averaged(walk, pixels).float().cpu().numpy())
 
 
 def render_view(mesh: trimesh.Trimesh, size: int = 256, azimuth_deg: float = 30.0,
