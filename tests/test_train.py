@@ -316,6 +316,42 @@ def test_exported_weights_of_another_shape_are_refused(tmp_path):
         train(config, CGANTask, dataset, None)
 
 
+@pytest.mark.parametrize("task_class", [CGANTask, VAETask])
+def test_a_heads_only_run_rebuilds_the_mask_head_and_keeps_the_rest_of_the_exported_weights(tmp_path, task_class):
+    from recon.errors import WeightsError
+
+    dataset = TinyShapes(count=16)
+    first = train(tiny_config(tmp_path / "first", steps=2), task_class, dataset, None)
+    exported = str(tmp_path / "first" / "run")
+    config = tiny_config(tmp_path / "second", steps=3, init_weights=exported, train_only=("heads",), mask_head="fpn")
+    second = train(config, task_class, dataset, None)
+    before, after = first.model.state_dict(), second.model.state_dict()
+    assert any(key.startswith("heads.mask.smooth.") for key in after)  # the new design, trained
+    for key, value in before.items():
+        if not key.startswith("heads."):  # encoder, decoder (and the VAE's mu / logvar): as exported
+            assert torch.allclose(value.float(), after[key].float(), atol=2e-3, rtol=2e-3), key
+    assert json.loads((tmp_path / "second" / "run" / "config.json").read_text())["mask_head"] == "fpn"
+    logged = [json.loads(line) for line in (tmp_path / "second" / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert logged and all("loss_mask" in r and "d_accuracy_real" not in r for r in logged)  # no game to play
+    # outside the part that trains, another design still does not fit
+    with pytest.raises(WeightsError, match="does not fit"):
+        train(tiny_config(tmp_path / "third", steps=0, init_weights=exported, mask_head="fpn"), task_class,
+              dataset, None)
+
+
+def test_the_fpn_mask_head_reads_every_level_of_both_encoders():
+    from recon.models.blocks import MaskHead, build_image_encoder
+
+    for backbone, size in (("efficientnet-lite0", 128), ("resnet", 64)):
+        encoder = build_image_encoder(backbone, size, 8, 32)
+        _, maps = encoder.pyramid(torch.zeros(2, 3, size, size))
+        lateral, fpn = MaskHead(encoder.widths, "lateral"), MaskHead(encoder.widths, "fpn")
+        assert lateral(maps).shape == fpn(maps).shape == (2, size, size)
+        assert len(fpn.laterals) == len(maps) == len(lateral.laterals) + 1
+    with pytest.raises(ValueError, match="mask_head"):
+        MaskHead((8, 16), "unet")
+
+
 def test_the_l1_term_rewards_decided_voxels_where_bce_rewards_the_probability():
     from train.loop import reconstruction_loss
 

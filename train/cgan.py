@@ -79,6 +79,8 @@ class CGANTask:
         with self.autocast():
             logits, heads, features = self.parallel_generator(images, z, all_outputs=True)  # (draws * B, D, D, D)
         fake = torch.sigmoid(logits.float())
+        if not logits.requires_grad:  # nothing trained shapes the grid (e.g. train_only heads): no game to play
+            return self.heads_step(batch, heads)
         condition = features.detach().float()
         sigma = self.noise_level(step)
 
@@ -131,6 +133,16 @@ class CGANTask:
         clip_and_step(self.optimizers["generator"], config)
         scalars["loss_generator"] = loss
         scalars.update(head_accuracy(heads, batch))
+        return {key: value.detach() for key, value in scalars.items()}
+
+    def heads_step(self, batch: dict[str, Tensor], heads: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The generator's update when only the object heads train: their losses alone."""
+        auxiliary = head_losses(heads, batch, self.config)
+        loss = sum(auxiliary.values())
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        loss.backward()
+        clip_and_step(self.optimizers["generator"], self.config)
+        scalars = {**auxiliary, "loss_generator": loss, **head_accuracy(heads, batch)}
         return {key: value.detach() for key, value in scalars.items()}
 
     @torch.no_grad()

@@ -45,6 +45,7 @@ class TrainConfig:
     decoder_channels: int = 12  # voxel decoder width
     backbone: str = "resnet"  # "resnet" (from scratch) or "efficientnet-lite0" (ImageNet-pretrained)
     frozen_stages: int = 0  # efficientnet-lite0: stem and first stages kept fixed
+    mask_head: str = "lateral"  # recon.models.blocks.MaskHead design: "lateral" or "fpn"
     pretrained: bool = True  # efficientnet-lite0: start from the ImageNet weights
     # top-level parts of the generator / VAE that train (e.g. decoder); the others keep their weights
     # and run in eval mode (a fine-tune of one part). Empty: everything trains (frozen_stages aside)

@@ -55,12 +55,13 @@ def build_model_kwargs(config: TrainConfig) -> dict:
     """Constructor arguments shared by both models (they become config.json)."""
     return dict(image_size=config.image_size, resolution=config.resolution, feature_dim=config.feature_dim,
                 base_channels=config.base_channels, decoder_channels=config.decoder_channels,
-                backbone=config.backbone, frozen_stages=config.frozen_stages)
+                backbone=config.backbone, frozen_stages=config.frozen_stages, mask_head=config.mask_head)
 
 
 def start_from_pretrained(model: nn.Module, config: TrainConfig) -> None:
     """Fill a fresh model: from exported weights (config.init_weights, whose config.json must
-    describe the same model), else its pretrained encoder from ImageNet (efficientnet-lite0 only).
+    describe the same model, except in the parts config.train_only trains: tensors there that do not
+    fit keep their fresh initialisation), else its pretrained encoder from ImageNet (efficientnet-lite0 only).
     Raises recon.errors.WeightsError when the folder does not fit the model."""
     if config.init_weights:
         from recon.hub import MODEL_CLASSES, load_model
@@ -70,13 +71,19 @@ def start_from_pretrained(model: nn.Module, config: TrainConfig) -> None:
         expected, found = model.state_dict(), source.state_dict()
         wrong = sorted(k for k in expected.keys() | found.keys()
                        if k not in expected or k not in found or expected[k].shape != found[k].shape)
-        if wrong:
+        # a part that trains may be rebuilt (e.g. another mask_head): what no longer fits starts fresh
+        trained = tuple(f"{part}." for part in config.train_only)
+        unfit = [k for k in wrong if not k.startswith(trained)] if trained else wrong
+        if unfit:
             from recon.errors import WeightsError
 
             raise WeightsError(f"{config.init_weights} does not fit this run's {kind} model "
-                               f"({len(wrong)} tensors differ, e.g. {wrong[0]}): use its settings")
-        model.load_state_dict(found)
+                               f"({len(unfit)} tensors differ, e.g. {unfit[0]}): use its settings")
+        model.load_state_dict({k: v for k, v in found.items() if k not in wrong}, strict=not wrong)
         log.info("model starts from the weights in %s", config.init_weights)
+        if wrong:
+            log.info("%d tensors of %s do not fit those weights and start fresh", sum(k in expected for k in wrong),
+                     ", ".join(config.train_only))
         return
     if config.backbone == "efficientnet-lite0" and config.pretrained:
         model.encoder.load_imagenet_weights()
@@ -104,7 +111,7 @@ def restrict_training(model: nn.Module, config: TrainConfig) -> None:
             part.requires_grad_(False)
             part.train = functools.partial(_stay_in_eval_mode, part)
             part.train(False)
-    log.info("training only %s; %s keep their weights", ", ".join(config.train_only),
+    log.info("training only %s; the rest (%s) keeps its weights", ", ".join(config.train_only),
              ", ".join(sorted(parts.keys() - set(config.train_only))))
 
 

@@ -189,20 +189,40 @@ def build_image_encoder(backbone: str, image_size: int, base_channels: int, feat
     raise ValueError(f"backbone must be 'resnet' or 'efficientnet-lite0', got {backbone!r}")
 
 
-class MaskHead(nn.Module):
-    """Object mask from the encoder's pyramid: top-down sums of 1 x 1 lateral maps (an FPN without
-    the 4 x 4 level), then two convolutions -> (B, S, S) logits, upsampled from S / 2."""
+MASK_HEADS = ("lateral", "fpn")
 
-    def __init__(self, widths: tuple[int, ...], channels: int = 32):
+
+class MaskHead(nn.Module):
+    """Object mask from the encoder's pyramid -> (B, S, S) logits, upsampled from S / 2.
+
+    design "lateral" (the first weights): top-down sums of 1 x 1 lateral maps over strides 2 to 16
+    (the 4 x 4 level left out), then two convolutions: little more than a per-pixel read-out.
+    design "fpn": every level, the stride-32 one (the whole photo at a glance) included, and a
+    3 x 3 convolution after each merge down to stride 4, so what is around a pixel, not only what it
+    looks like, decides whether it belongs to the piece (a room full of other things).
+    """
+
+    def __init__(self, widths: tuple[int, ...], design: str = "lateral"):
         super().__init__()
-        self.laterals = nn.ModuleList(nn.Conv2d(width, channels, 1) for width in widths[:-1])
+        if design not in MASK_HEADS:
+            raise ValueError(f"mask_head must be one of {MASK_HEADS}, got {design!r}")
+        channels = 32 if design == "lateral" else 48
+        levels = widths[:-1] if design == "lateral" else widths
+        self.laterals = nn.ModuleList(nn.Conv2d(width, channels, 1) for width in levels)
+        if design == "fpn":  # after the merges at strides 16, 8 and 4
+            self.smooth = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), group_norm(channels), nn.LeakyReLU(0.2))
+                for _ in levels[1:-1])
         self.out = nn.Sequential(nn.Conv2d(channels, channels // 2, 3, padding=1), group_norm(channels // 2),
                                  nn.LeakyReLU(0.2), nn.Conv2d(channels // 2, 1, 1))
 
     def forward(self, maps: list[Tensor]) -> Tensor:
+        smooth = getattr(self, "smooth", None)
         x = self.laterals[-1](maps[len(self.laterals) - 1])
         for k in range(len(self.laterals) - 2, -1, -1):
             x = F.interpolate(x, scale_factor=2, mode="nearest") + self.laterals[k](maps[k])
+            if smooth is not None and k >= 1:
+                x = smooth[k - 1](x)
         logits = self.out(x)  # (B, 1, S / 2, S / 2)
         return F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False).squeeze(1)
 
@@ -218,11 +238,11 @@ class ObjectHeads(nn.Module):
     "elevation" (B,) degrees / 45, "mask" (B, S, S).
     """
 
-    def __init__(self, feature_dim: int, widths: tuple[int, ...]):
+    def __init__(self, feature_dim: int, widths: tuple[int, ...], mask_head: str = "lateral"):
         super().__init__()
         self.view = nn.Sequential(nn.Linear(feature_dim, 128), nn.LeakyReLU(0.2),
                                   nn.Linear(128, CATEGORY_COUNT + AZIMUTH_BINS + 1))
-        self.mask = MaskHead(widths)
+        self.mask = MaskHead(widths, mask_head)
 
     def forward(self, features: Tensor, maps: list[Tensor]) -> dict[str, Tensor]:
         view = self.view(features)

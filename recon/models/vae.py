@@ -24,13 +24,13 @@ class VoxelVAE(
 
     def __init__(self, image_size: int = 128, resolution: int = 32, latent_dim: int = 128,
                  feature_dim: int = 256, base_channels: int = 16, decoder_channels: int = 12,
-                 backbone: str = "resnet", frozen_stages: int = 0):
+                 backbone: str = "resnet", frozen_stages: int = 0, mask_head: str = "lateral"):
         super().__init__()
         self.image_size = image_size
         self.resolution = resolution
         self.latent_dim = latent_dim
         self.encoder = build_image_encoder(backbone, image_size, base_channels, feature_dim, frozen_stages)
-        self.heads = ObjectHeads(feature_dim, self.encoder.widths)
+        self.heads = ObjectHeads(feature_dim, self.encoder.widths, mask_head)
         self.activation = nn.LeakyReLU(0.2)
         self.mu = nn.Linear(feature_dim, latent_dim)
         self.logvar = nn.Linear(feature_dim, latent_dim)
