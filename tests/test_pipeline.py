@@ -56,8 +56,8 @@ def test_a_batch_gives_what_each_photo_gives_alone(reconstructor, furniture_phot
     mirrored = reconstructor.prepare(Image.open(furniture_photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT))
     together = reconstructor.predict([chair, mirrored])
     alone = [reconstructor.predict([prepared])[0] for prepared in (chair, mirrored)]
-    for batched, single in zip(together, alone):
-        np.testing.assert_allclose(batched, single, atol=1e-5)
+    for batched, single in zip(together, alone):  # float32 kernels may sum in another order per batch size
+        np.testing.assert_allclose(batched, single, atol=1e-4)
     assert not np.allclose(together[0], together[1])
 
 
