@@ -209,20 +209,19 @@ class MaskHead(nn.Module):
         channels = 32 if design == "lateral" else 48
         levels = widths[:-1] if design == "lateral" else widths
         self.laterals = nn.ModuleList(nn.Conv2d(width, channels, 1) for width in levels)
-        if design == "fpn":  # after the merges at strides 16, 8 and 4
-            self.smooth = nn.ModuleList(
-                nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), group_norm(channels), nn.LeakyReLU(0.2))
-                for _ in levels[1:-1])
+        # "fpn": after the merges at strides 16, 8 and 4 (empty for "lateral": no weights, old folders load)
+        self.smooth = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), group_norm(channels), nn.LeakyReLU(0.2))
+            for _ in (levels[1:-1] if design == "fpn" else ()))
         self.out = nn.Sequential(nn.Conv2d(channels, channels // 2, 3, padding=1), group_norm(channels // 2),
                                  nn.LeakyReLU(0.2), nn.Conv2d(channels // 2, 1, 1))
 
     def forward(self, maps: list[Tensor]) -> Tensor:
-        smooth = getattr(self, "smooth", None)
         x = self.laterals[-1](maps[len(self.laterals) - 1])
         for k in range(len(self.laterals) - 2, -1, -1):
             x = F.interpolate(x, scale_factor=2, mode="nearest") + self.laterals[k](maps[k])
-            if smooth is not None and k >= 1:
-                x = smooth[k - 1](x)
+            if self.smooth and k >= 1:
+                x = self.smooth[k - 1](x)
         logits = self.out(x)  # (B, 1, S / 2, S / 2)
         return F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False).squeeze(1)
 
