@@ -5,9 +5,9 @@
 #   bash scripts/gpu_pipeline.sh SH3D [MINUTES]
 #
 # SH3D: the allowed Sweet Home 3D archives, as a folder holding the two .deb files of
-# `apt-get download sweethome3d sweethome3d-furniture`, or a folder they were unpacked into
-# (`dpkg-deb -x`): the device machine reaches nothing outside, so they must travel with the
-# working tree. Background pictures travel as data/backgrounds (train.data.photo_backgrounds) and
+# `apt-get download sweethome3d sweethome3d-furniture`, a folder they were unpacked into
+# (`dpkg-deb -x`), or the slim copies of `python -m train.data.pack_sh3d` (13.5 MB: the device
+# machine reaches nothing outside, so they must travel with the working tree; README). Background pictures travel as data/backgrounds (train.data.photo_backgrounds) and
 # the reserved evaluation photos as data/backgrounds-eval (evaluation.reserved_backgrounds), both
 # a few MB. MINUTES is each model's training budget (default 5). Prints images/s and minutes per
 # stage; everything lands under $OUT (default runs/gpu/).

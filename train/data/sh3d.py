@@ -43,7 +43,7 @@ DEFAULT_CATALOG = "com/eteks/sweethome3d/io/DefaultFurnitureCatalog.properties"
 PLUGIN_CATALOG = "PluginFurnitureCatalog.properties"
 # The default catalogue's OBJ files name materials without an MTL file; Sweet Home 3D's OBJ loader
 # holds them as one string constant in this class.
-_DEFAULT_MATERIALS_CLASS = "com/eteks/sweethome3d/j3d/OBJLoader.class"
+DEFAULT_MATERIALS_CLASS = "com/eteks/sweethome3d/j3d/OBJLoader.class"
 _DEFAULT_MTL_NAME = "sh3d-default-materials.mtl"
 
 # Sweet Home 3D categories whose pieces are never Pix3D furniture even when the name says "table"
@@ -155,7 +155,8 @@ def pix3d_category(name: str, sh3d_category: str) -> str | None:
     return None
 
 
-def _catalog_member(archive: zipfile.ZipFile) -> str:
+def catalog_member(archive: zipfile.ZipFile) -> str:
+    """The catalogue file's member name (a library's, else the jar's default catalogue)."""
     names = set(archive.namelist())
     for member in (PLUGIN_CATALOG, DEFAULT_CATALOG):
         if member in names:
@@ -179,7 +180,7 @@ def read_catalog(archive_path: str | Path) -> list[CatalogEntry]:
     """
     archive_path = Path(archive_path)
     with zipfile.ZipFile(archive_path) as archive:
-        properties = read_properties(archive.read(_catalog_member(archive)))
+        properties = read_properties(archive.read(catalog_member(archive)))
     library_license = properties.get("license", "")
     indices = sorted(int(key.split("#")[1]) for key in properties if re.fullmatch(r"id#\d+", key))
     entries = []
@@ -302,9 +303,9 @@ def _class_strings(data: bytes) -> Iterator[str]:
 def _default_materials(archive_path: Path) -> bytes:
     """Sweet Home 3D's built-in MTL library (read from the jar), or b"" when absent."""
     with zipfile.ZipFile(archive_path) as archive:
-        if _DEFAULT_MATERIALS_CLASS not in archive.namelist():
+        if DEFAULT_MATERIALS_CLASS not in archive.namelist():
             return b""
-        strings = _class_strings(archive.read(_DEFAULT_MATERIALS_CLASS))
+        strings = _class_strings(archive.read(DEFAULT_MATERIALS_CLASS))
         return "\n".join(text for text in strings if "newmtl" in text).encode()
 
 
@@ -374,7 +375,10 @@ def load_entry_mesh(entry: CatalogEntry) -> trimesh.Trimesh:
     return to_canonical_frame(mesh, entry.model_rotation, (entry.width, entry.height, entry.depth))
 
 
-def _archives(paths: Iterable[str | Path], scratch: Path) -> list[Path]:
+def allowed_archives(paths: Iterable[str | Path], scratch: Path) -> list[Path]:
+    """The allowed archives in ``paths`` (``.deb`` files, unpacked package directories or the
+    archives themselves; a .deb's are copied into ``scratch``), one per name, in
+    ``ALLOWED_ARCHIVES`` order. Raises ValueError for a path that is none of these."""
     found = {}
     for path in map(Path, paths):
         if path.is_dir():
@@ -394,8 +398,13 @@ def iter_catalog_entries(paths: Iterable[str | Path]) -> Iterator[CatalogEntry]:
     """Entries of the allowed archives found in ``paths`` (``.deb`` files, unpacked package
     directories or the archives themselves) that map to a Pix3D category."""
     with tempfile.TemporaryDirectory(prefix="sh3d-") as scratch:
-        for archive in _archives(paths, Path(scratch)):
-            yield from (entry for entry in read_catalog(archive) if entry.pix3d_category and not entry.light)
+        for archive in allowed_archives(paths, Path(scratch)):
+            yield from filter(is_usable, read_catalog(archive))
+
+
+def is_usable(entry: CatalogEntry) -> bool:
+    """Whether the generator renders the entry: Pix3D furniture that is not a light."""
+    return entry.pix3d_category is not None and not entry.light
 
 
 def iter_catalog_meshes(paths: Iterable[str | Path]) -> Iterator[tuple[CatalogEntry, trimesh.Trimesh]]:
