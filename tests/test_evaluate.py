@@ -105,9 +105,15 @@ def test_test_photos_are_seeded_composites_with_their_visible_mask(library):
     assert np.asarray(real[0].photo)[~real[0].mask].std() > 10
 
 
-def test_evaluate_scores_models_and_baselines_under_both_conditions(library, tmp_path):
-    results = evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
-                       max_images=4, device="cpu")
+@pytest.fixture(scope="module")
+def evaluated(library):
+    """Both tiny models and the baselines on the first 4 test photos under both conditions."""
+    return evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                    max_images=4, device="cpu")
+
+
+def test_evaluate_scores_models_and_baselines_under_both_conditions(evaluated):
+    results = evaluated
     assert set(results["conditions"]) == set(CONDITIONS) == {"white", "real"}
     for table in results["conditions"].values():
         assert set(table) == {*BASELINES, "cGAN", "VAE"}
@@ -170,3 +176,34 @@ def test_results_of_one_process_per_model_merge_per_condition(tmp_path):
     assert set(merged["conditions"]["white"]) == {"silhouette retrieval", "cGAN", "VAE"}
     assert merged["conditions"]["real"]["cGAN"] == {"x": 11} and merged["conditions"]["real"]["VAE"] == {"x": 21}
     assert merged["generators"] == {"VAE": {"fvd": 20}}
+
+
+def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, evaluated, tmp_path):
+    """A process of its own for one model draws the same resamples of the test pieces, so results
+    merged from one process per model give the joint run's intervals, paired FVD difference included."""
+    import copy
+
+    from train.evaluate import interval_summary, merge_results, write_results
+
+    alone = evaluate({"cGAN": library["models"]["cGAN"]}, library["train"], library["test"], library["backgrounds"],
+                     conditions=("white",), max_images=4, device="cpu")
+    assert alone["conditions"]["white"]["cGAN"]["fvd_draws"] == evaluated["conditions"]["white"]["cGAN"]["fvd_draws"]
+    vae_part = copy.deepcopy(evaluated)
+    for table in vae_part["conditions"].values():
+        del table["cGAN"]
+    write_results(alone, tmp_path / "cgan")
+    write_results(vae_part, tmp_path / "vae")
+    merged = merge_results([str(tmp_path / "cgan"), str(tmp_path / "vae")])
+
+    summary = interval_summary(evaluated, "white")
+    assert summary == interval_summary(merged, "white")
+    assert summary["pieces"] == 2 and summary["draws"] == 200
+    table = evaluated["conditions"]["white"]
+    retrieval = table["silhouette retrieval"]["mean_over_categories"]["iou"]
+    for name in ("cGAN", "VAE"):
+        value, low, high = summary["ratio"][name]
+        assert value == pytest.approx(table[name]["mean_over_categories"]["iou"] / retrieval)
+        assert 0 <= low <= high and summary["fvd"][name][1] <= summary["fvd"][name][2]
+    difference, low, high = summary["fvd_difference"]["cGAN - VAE"]
+    assert difference == pytest.approx(summary["fvd"]["cGAN"][0] - summary["fvd"]["VAE"][0]) and low <= high
+    assert "90 % intervals (200 resamples of the 2 test pieces" in markdown_table(merged)

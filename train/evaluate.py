@@ -26,9 +26,12 @@ Protocol (also written into the outputs):
   p > 0.2 with p < 0.8) of the mode output; sample diversity (mean pairwise 1 - IoU of 4 samples:
   cGAN z ~ N(0, I), VAE z ~ q(z|x)); Fréchet voxel distance (recon.generative_metrics) of the
   mode outputs against the true grids; for a VAE its active latent units and the FVD of shapes
-  decoded from z ~ N(0, I).
+  decoded from z ~ N(0, I);
+- 90 % bootstrap intervals over the test pieces (train.piece_bootstrap) of each model's IoU /
+  silhouette retrieval and FVD, and of the paired FVD difference between models.
 
-Writes <out>/results.json and <out>/results.md.
+Writes <out>/results.json (per-photo IoU and the FVD of every resample kept, so runs of one model
+each can be merged and compared draw by draw) and <out>/results.md.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from recon.errors import EmptyGridError
 from recon.images import prepare_image
 from recon.metrics import f_score, surface_points
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
+from train.piece_bootstrap import DRAWS, interval, piece_resamples, ratio_draws
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +168,15 @@ def _angle_error(a: float, b: float) -> float:
 
 def score_method(predict, photos: list[TestPhoto], points: SurfacePoints) -> dict:
     """Per-photo IoU and F-scores of `predict(photo) -> bool (32, 32, 32)` -> per-category and mean."""
-    per_category = defaultdict(list)
+    per_category, photo_iou = defaultdict(list), []
     for photo in photos:
         grid = predict(photo)
         truth_points, grid_points = points(photo.truth), points(grid)
         row = [float(grid_ious(grid, photo.truth[None])[0])]
         row += [f_score(grid_points, truth_points, t) for t in F_THRESHOLDS]
         per_category[photo.category].append(row)
-    return summarise_rows(per_category)
+        photo_iou.append(row[0])
+    return summarise_rows(per_category) | {"photo_iou": photo_iou}
 
 
 METRIC_NAMES = ("iou", "f1", "f2")  # IoU, F-score at 1 % and at 2 %
@@ -206,7 +211,7 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
                 crop: str = "head") -> dict:
     """The model through the app's pipeline on every photo -> accuracy, heads and its own kind's
     metrics. crop: one of CROPS (the app uses "head"; the others are ablations)."""
-    from recon.generative_metrics import crispness, frechet_voxel_distance, pairwise_diversity
+    from recon.generative_metrics import crispness, frechet_distance, pairwise_diversity, voxel_features
 
     found = [_object_mask(reconstructor, photo, crop) for photo in photos]
     prepared = [reconstructor.prepare(photo.photo, mask=mask) for photo, mask in zip(photos, found)]
@@ -234,7 +239,10 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
         diversity.append(pairwise_diversity(pool_to_32(samples)))
     result["sample_diversity"] = float(np.mean(diversity))
     truths = np.stack([photo.truth for photo in photos]).astype(np.float32)
-    result["fvd"] = frechet_voxel_distance(pooled, truths, classifier)
+    generated, real = voxel_features(pooled, classifier), voxel_features(truths, classifier)
+    result["fvd"] = frechet_distance(generated, real)
+    result["fvd_draws"] = [frechet_distance(generated[r], real[r])
+                           for r in piece_resamples([p.model for p in photos], [p.category for p in photos], seed=seed)]
     if reconstructor.kind == "vae":
         from recon.generative_metrics import active_latent_units
 
@@ -271,7 +279,7 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
     sources = tuple(sorted(p.name for p in Path(backgrounds_eval).iterdir() if p.is_dir()))
     banks = {"photo": BackgroundBank(backgrounds_eval, sources)}
     points = SurfacePoints()
-    results = {"conditions": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
+    results = {"conditions": {}, "photos": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
                                                                category_means, len(train_grids))}
     for condition in conditions:
         photos = test_photos(test_roots, condition, banks, seed)[::every][:max_images]
@@ -285,9 +293,11 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             table[name] = score_model(reconstructor, photos, points, classifier, seed, crop)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
+        results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos]}
     results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
                              for name, r in reconstructors.items() if r.kind == "vae"}
-    results["protocol"].update(crop=crop, every=every)
+    results["protocol"].update(crop=crop, every=every, bootstrap={"draws": DRAWS, "seed": seed,
+                                                                  "unit": "test piece, within its category"})
     return results
 
 
@@ -340,10 +350,52 @@ def markdown_table(results: dict) -> str:
                              f"{m['azimuth_error_median']:.1f}° | {m['elevation_error_median']:.1f}° | "
                              f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {units} |")
             lines.append("")
+        summary = interval_summary(results, condition)
+        if summary:
+            lines += [_interval_sentence(summary), ""]
     for name, prior in results.get("generators", {}).items():
         lines.append(f"{name} as a generator (z ~ N(0, I), {prior['samples']} shapes): FVD against the training "
                      f"shapes {prior['fvd']:.1f}, crispness {prior['crispness']:.3f}.")
     return "\n".join(lines) + "\n"
+
+
+def interval_summary(results: dict, condition: str) -> dict:
+    """90 % bootstrap intervals over the test pieces (train.piece_bootstrap) of the headline
+    figures, each (value, low, high): "ratio" {model: IoU / silhouette retrieval, mean over
+    categories}, "fvd" {model: FVD}, "fvd_difference" {"A - B": paired FVD difference}, "pieces".
+    Empty for results written before per-photo figures were kept."""
+    table, photos = results["conditions"][condition], results.get("photos", {}).get(condition)
+    retrieval = table.get(BASELINES[2], {})
+    models = {n: m for n, m in table.items() if n not in BASELINES and "photo_iou" in m and "fvd_draws" in m}
+    if not photos or "photo_iou" not in retrieval or not models:
+        return {}
+    resamples = piece_resamples(photos["piece"], photos["category"], len(next(iter(models.values()))["fvd_draws"]),
+                                results["protocol"]["bootstrap"]["seed"])
+    categories = photos["category"]
+    summary = {"ratio": {}, "fvd": {}, "fvd_difference": {}, "pieces": len(set(photos["piece"])), "draws": len(resamples)}
+    for name, m in models.items():
+        value = m["mean_over_categories"]["iou"] / retrieval["mean_over_categories"]["iou"]
+        summary["ratio"][name] = (value, *interval(ratio_draws(m["photo_iou"], retrieval["photo_iou"], categories,
+                                                                resamples)))
+        summary["fvd"][name] = (m["fvd"], *interval(m["fvd_draws"]))
+    names = list(models)
+    for k, a in enumerate(names):
+        for b in names[k + 1:]:
+            paired = np.subtract(models[a]["fvd_draws"], models[b]["fvd_draws"])
+            summary["fvd_difference"][f"{a} - {b}"] = (models[a]["fvd"] - models[b]["fvd"], *interval(paired))
+    return summary
+
+
+def _interval_sentence(summary: dict) -> str:
+    def cells(figures, fmt):
+        return ", ".join(f"{name} {fmt(v)} [{fmt(low)}, {fmt(high)}]" for name, (v, low, high) in figures.items())
+
+    text = (f"90 % intervals ({summary['draws']} resamples of the {summary['pieces']} test pieces within their "
+            f"categories): IoU / silhouette retrieval {cells(summary['ratio'], lambda v: f'{v:.2f} x')}; "
+            f"FVD {cells(summary['fvd'], lambda v: f'{v:.0f}')}")
+    if summary["fvd_difference"]:
+        text += f"; FVD difference, paired {cells(summary['fvd_difference'], lambda v: f'{v:+.0f}')}"
+    return text + "."
 
 
 def write_results(results: dict, out: str | Path) -> tuple[Path, Path]:
@@ -366,6 +418,8 @@ def merge_results(folders: list[str]) -> dict:
         for condition, methods in part["conditions"].items():
             merged["conditions"].setdefault(condition, {}).update(methods)
         merged.setdefault("generators", {}).update(part.get("generators", {}))
+        for condition, photos in part.get("photos", {}).items():
+            merged.setdefault("photos", {}).setdefault(condition, photos)
     return merged
 
 
