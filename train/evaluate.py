@@ -392,7 +392,8 @@ def _interval_sentence(summary: dict) -> str:
 
     text = (f"90 % intervals ({summary['draws']} resamples of the {summary['pieces']} test pieces within their "
             f"categories): IoU / silhouette retrieval {cells(summary['ratio'], lambda v: f'{v:.2f} x')}; "
-            f"FVD {cells(summary['fvd'], lambda v: f'{v:.0f}')}")
+            f"FVD {cells(summary['fvd'], lambda v: f'{v:.0f}')} (skewed up: a resample repeats pieces, "
+            "so its true shapes vary less)")
     if summary["fvd_difference"]:
         text += f"; FVD difference, paired {cells(summary['fvd_difference'], lambda v: f'{v:+.0f}')}"
     return text + "."
