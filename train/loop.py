@@ -287,7 +287,12 @@ def compositing_for(config: TrainConfig, frame_fraction: float, kind: str | None
     for kind_name, names in sources.items():
         if names:
             banks[kind_name] = BackgroundBank(config.backgrounds, tuple(names))
-    return Compositing(banks, frame_fraction, kind, effects)
+    pieces = None
+    if config.clutter_pieces and effects:
+        from train.data.clutter_pieces import PieceBank
+
+        pieces = PieceBank(config.clutter_pieces)
+    return Compositing(banks, frame_fraction, kind, effects, pieces)
 
 
 def open_dataset(config: TrainConfig, split: str, augment: bool, roots: tuple[str, ...] | None = None,

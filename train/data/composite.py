@@ -12,6 +12,9 @@ One call draws everything from ``rng`` (so a (seed, epoch, index) stream repeats
 - clutter that is not furniture (``clutter_shape``: organic blobs, boxes and discs, filled with
   photo crops or plain paint, with a soft shadow), behind the object or in front of it, so the
   mask head learns furniture rather than "whatever stands out" (a person, a cup, a plant);
+- other things of a room (``pieces()`` draws a render of a Sweet Home 3D piece that is not
+  furniture: a lamp, a plant, a fridge, a dog; train.data.clutter_pieces), anywhere in view, behind
+  the object or in front of it, also counted as background;
 - a soft contact shadow under the object, the object's colours shifted a little, white balance,
   exposure and gamma, blur, sensor noise and JPEG artefacts.
 
@@ -32,6 +35,8 @@ from train.data.backgrounds import plain_background, room_background
 
 MAX_OCCLUSION = 0.3  # share of the object a distractor in front may hide
 CLUTTER_CHANCE = 0.5  # share of cluttered composites that get non-furniture things in view
+PIECE_CHANCE = 0.6  # share of cluttered composites that get rendered non-furniture pieces, given a source
+PIECE_SCALE = (0.4, 2.0)  # a piece's scale relative to the object's
 # background kind -> probability (photo and texture need a bank; without one they fall to room)
 BACKGROUND_WEIGHTS = {"white": 0.12, "plain": 0.08, "room": 0.2, "photo": 0.35, "texture": 0.25}
 
@@ -166,7 +171,8 @@ def _photo_effects(image: np.ndarray, rng) -> np.ndarray:
 
 def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None = None,
             distractor: Callable[[], Cutout] | None = None, horizon: float | None = None, frame: bool = False,
-            kind: str | None = None, effects: bool = True, clutter: bool = True) -> Composite:
+            kind: str | None = None, effects: bool = True, clutter: bool = True,
+            pieces: Callable[[], Cutout] | None = None) -> Composite:
     """The cutout over a drawn background (see the module docstring) -> Composite of its size.
 
     backgrounds: {"photo": BackgroundBank, "texture": BackgroundBank}, either may be missing.
@@ -174,6 +180,8 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
     clean (no colour shift, shadow, distractor, blur, noise or JPEG), as for a product photo;
     clutter: False leaves out the synthetic non-furniture things (the evaluation's real photos
     have their own), and then draws exactly what compose drew before clutter existed.
+    pieces: draws a render of a non-furniture piece (None: none, and the draws are those of a
+    compose without this argument).
     """
     banks = backgrounds or {}
     height, width = cutout.coverage.shape
@@ -218,6 +226,16 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
                 shadow = np.roll(cv2.GaussianBlur(shape, (0, 0), 4.0), int(rng.integers(2, 8)), axis=0)
                 image = image * (1 - 0.35 * shadow[..., None])
                 image = fill * shape[..., None] + image * (1 - shape[..., None])
+    if cluttered and pieces is not None and rng.random() < PIECE_CHANCE:
+        for _ in range(int(rng.integers(1, 4))):
+            p_colour, p_alpha = _place(pieces(), scale * rng.uniform(*PIECE_SCALE),
+                                       (rng.uniform(0, width), rng.uniform(0, height)), height, width)
+            hidden = (np.maximum(front, p_alpha) * alpha).sum() / max(alpha.sum(), 1e-6)
+            if rng.random() < 0.3 and hidden <= MAX_OCCLUSION:
+                front_colour = p_colour * p_alpha[..., None] + front_colour * (1 - p_alpha[..., None])
+                front = np.maximum(front, p_alpha)
+            else:
+                image = p_colour * p_alpha[..., None] + image * (1 - p_alpha[..., None])
     if effects and kind != "white" and rng.random() < 0.6:
         image = image * (1 - rng.uniform(0.25, 0.6) * _contact_shadow(alpha, rng))[..., None]
     if effects and rng.random() < 0.5:

@@ -259,32 +259,45 @@ def _default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "recon3d" / "sh3d-voxels"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def source_parser(description: str, views: int) -> argparse.ArgumentParser:
+    """The arguments every Sweet Home 3D renderer takes: --source, --out, --views (default `views`),
+    --seed, --resolution, --workers, --exclude-libraries."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--source", type=Path, nargs="+", required=True,
                         help=".deb files, unpacked package folders or .sh3f/.jar archives")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--views", type=int, default=8)
+    parser.add_argument("--views", type=int, default=views)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resolution", type=int, default=128, help="rendered image side (pixels)")
-    parser.add_argument("--room-fraction", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=_default_cache(), help="voxel cache folder")
-    parser.add_argument("--variants", type=int, default=1, help="shapes per piece: 1 + mirrored/stretched")
-    parser.add_argument("--cutout", action="store_true", help="render the object alone (backgrounds at load time)")
-    parser.add_argument("--libraries", default="", help="comma-separated library files to keep (default all)")
     parser.add_argument("--exclude-libraries", default="", help="comma-separated library files to drop")
+    return parser
+
+
+def parse_sources(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, refuse missing sources (exit 2 with a message) and set up logging."""
     args = parser.parse_args(argv)
     missing = [str(path) for path in args.source if not path.exists()]
     if missing:
         parser.error(f"no such source: {', '.join(missing)}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("trimesh").setLevel(logging.WARNING)  # "triangulating faces" for every quad model
+    args.exclude_libraries = tuple(filter(None, args.exclude_libraries.split(",")))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = source_parser(__doc__.split("\n\n")[0], views=8)
+    parser.add_argument("--room-fraction", type=float, default=0.5)
+    parser.add_argument("--cache", type=Path, default=_default_cache(), help="voxel cache folder")
+    parser.add_argument("--variants", type=int, default=1, help="shapes per piece: 1 + mirrored/stretched")
+    parser.add_argument("--cutout", action="store_true", help="render the object alone (backgrounds at load time)")
+    parser.add_argument("--libraries", default="", help="comma-separated library files to keep (default all)")
+    args = parse_sources(parser, argv)
     try:
         generate_sh3d_dataset(args.source, args.out, args.views, args.seed, args.resolution,
                               args.workers, args.room_fraction, args.cache, args.variants, args.cutout,
-                              tuple(filter(None, args.libraries.split(","))),
-                              tuple(filter(None, args.exclude_libraries.split(","))))
+                              tuple(filter(None, args.libraries.split(","))), args.exclude_libraries)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
 

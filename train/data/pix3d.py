@@ -131,12 +131,14 @@ def split_of(model: str) -> str:
 class Compositing:
     """How cutout entries become photos: backgrounds {"photo": bank, "texture": bank} (either may
     be missing), the share of whole-frame views, a forced background kind (None: drawn) and
-    whether photo effects, distractors and shadows are applied (train.data.composite.compose)."""
+    whether photo effects, distractors and shadows are applied (train.data.composite.compose),
+    and renders of non-furniture pieces standing around (a train.data.clutter_pieces.PieceBank, or None)."""
 
     backgrounds: dict
     frame_fraction: float = 0.0
     kind: str | None = None
     effects: bool = True
+    pieces: object = None
 
 
 class Pix3DDataset(torch.utils.data.Dataset):
@@ -194,7 +196,9 @@ class Pix3DDataset(torch.utils.data.Dataset):
             composite = compose(self.cutout(entry), draws, self.compositing.backgrounds,
                                 distractor=lambda: self.cutout(others[draws.integers(len(others))]),
                                 frame=draws.random() < self.compositing.frame_fraction,
-                                kind=self.compositing.kind, effects=self.compositing.effects)
+                                kind=self.compositing.kind, effects=self.compositing.effects,
+                                pieces=None if self.compositing.pieces is None
+                                else lambda: self.compositing.pieces.draw(draws))
             image, mask = Image.fromarray(composite.rgb), composite.mask
             framed = composite.framed
         else:
