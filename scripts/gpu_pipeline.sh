@@ -9,10 +9,7 @@
 # (`dpkg-deb -x`), or the slim copies of `python -m train.data.pack_sh3d` (13.5 MB: the device
 # machine reaches nothing outside, so they must travel with the working tree; README). Background pictures travel as data/backgrounds (train.data.photo_backgrounds) and
 # the reserved evaluation photos as data/backgrounds-eval (evaluation.reserved_backgrounds), both
-# a few MB. The renders of non-furniture pieces that stand around the object as clutter are made
-# from SH3D here, unless CLUTTER names a folder of them (`python -m train.data.clutter_pieces`;
-# the slim archives hold only the furniture, so with them CLUTTER=data/sh3d-clutter travels too,
-# 6.7 MB). MINUTES is each model's training budget (default 5). Prints images/s and minutes per
+# a few MB. MINUTES is each model's training budget (default 5). Prints images/s and minutes per
 # stage; everything lands under $OUT (default runs/gpu/).
 #
 # The sizes below are the GPU run's; each can be overridden from the environment, which is how the
@@ -47,17 +44,12 @@ python -m train.data.generate_sh3d --source "${SOURCES[@]}" --out "$OUT/sh3d-tra
     --seed 12 --workers "$WORKERS" --cutout --variants "$VARIANTS" --exclude-libraries KatorLegaz.sh3f
 python -m train.data.generate_sh3d --source "${SOURCES[@]}" --out "$OUT/sh3d-kator" --views "$KATOR_VIEWS" \
     --seed 11 --workers "$(( WORKERS < 4 ? WORKERS : 4 ))" --cutout --libraries KatorLegaz.sh3f --resolution 256
-if [ -z "${CLUTTER:-}" ]; then
-    CLUTTER="$OUT/sh3d-clutter"
-    python -m train.data.clutter_pieces --source "${SOURCES[@]}" --out "$CLUTTER" --views 6 --seed 0 \
-        --workers "$WORKERS" --exclude-libraries KatorLegaz.sh3f
-fi
 rendered=$(clock)
 echo "data: $((rendered - start)) s"
 
 # The shipped recipe (README "Training"), from the ImageNet encoder instead of committed weights.
 COMMON=(--data "$OUT/procedural" --data "$OUT/sh3d-train" --train_split all --eval_data "$OUT/sh3d-kator"
-        --backgrounds data/backgrounds --clutter_pieces "$CLUTTER" --steps 100000 --batch_size "$BATCH" --num_workers "$LOADERS"
+        --backgrounds data/backgrounds --steps 100000 --batch_size "$BATCH" --num_workers "$LOADERS"
         --max_minutes "$MINUTES" --backbone efficientnet-lite0 --frozen_stages 3 --frame_fraction 0.4
         --mask_weight 2 --mask_head fpn --log_every 50 --eval_every 500 --device "$DEVICE")
 python -m train.vae "${COMMON[@]}" --betas 0.9 0.999 --out "$OUT/vae" &

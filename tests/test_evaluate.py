@@ -207,3 +207,31 @@ def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, evaluate
     difference, low, high = summary["fvd_difference"]["cGAN - VAE"]
     assert difference == pytest.approx(summary["fvd"]["cGAN"][0] - summary["fvd"]["VAE"][0]) and low <= high
     assert "90 % intervals (200 resamples of the 2 test pieces" in markdown_table(merged)
+
+
+def test_photos_record_the_other_furniture_drawn_around_them(library):
+    from train.data.photo_backgrounds import BackgroundBank
+
+    banks = {"photo": BackgroundBank(library["backgrounds"], ("synthetic",))}
+    assert all(photo.others == 0 for photo in composite_photos(library["test"], "white", banks))
+    counts = [photo.others for photo in composite_photos(library["test"], "real", banks)]
+    assert set(counts) <= {0, 1, 2} and 0 in counts and max(counts) > 0  # half the photos, one or two pieces
+
+
+def test_the_split_by_other_furniture_averages_each_side():
+    from train.evaluate import markdown_table, others_split
+
+    results = {"protocol": {"test": "t", "pipeline": "p"}, "photos": {
+        "real": {"piece": ["a", "b", "c", "d"], "category": ["chair"] * 4, "others": [0, 2, 1, 0]},
+        "white": {"piece": ["a", "b", "c", "d"], "category": ["chair"] * 4, "others": [0, 0, 0, 0]}}}
+    method = {"categories": {"chair": {"iou": 0.5, "f1": 0.5, "f2": 0.5, "count": 4}}, "count": 4,
+              "mean_over_images": {"iou": 0.5, "f1": 0.5, "f2": 0.5},
+              "mean_over_categories": {"iou": 0.5, "f1": 0.5, "f2": 0.5}}
+    results["conditions"] = {condition: {"silhouette retrieval": dict(method, photo_iou=[0.6, 0.2, 0.4, 0.8])}
+                             for condition in ("real", "white")}
+    split = others_split(results, "real")
+    assert split["with"] == 2 and split["without"] == 2
+    assert split["iou"]["silhouette retrieval"] == pytest.approx((0.3, 0.7))
+    assert others_split(results, "white") == {}
+    assert "beside the object (2 photos) / without (2), IoU mean over images: silhouette retrieval 0.300 / 0.700" \
+        in markdown_table(results)

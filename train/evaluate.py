@@ -98,7 +98,8 @@ class SurfacePoints:
 @dataclass(frozen=True, eq=False)
 class TestPhoto:
     """One evaluation photo: the composite (PIL RGB), its true visible mask bool (H, W), the true
-    grid bool (32, 32, 32), category, camera (degrees) and the model it shows."""
+    grid bool (32, 32, 32), category, camera (degrees), the model it shows and how many other
+    pieces of furniture the composite drew around it (0 on white)."""
 
     photo: Image.Image
     mask: np.ndarray
@@ -107,6 +108,7 @@ class TestPhoto:
     azimuth: float
     elevation: float
     model: str
+    others: int = 0
 
 
 def _crop_mask(mask: np.ndarray, image_size: int) -> np.ndarray:
@@ -125,14 +127,19 @@ def test_photos(roots: list[str], condition: str, backgrounds: dict, seed: int =
         dataset = Pix3DDataset(root, split="all", resolution=RESOLUTION, jitter=False)
         for index, entry in enumerate(dataset.entries):
             rng = np.random.default_rng((seed, root_index, index, list(CONDITIONS).index(condition)))
-            composite = compose(dataset.cutout(entry), rng, backgrounds,
-                                distractor=lambda: dataset.cutout(dataset.entries[rng.integers(len(dataset))]),
+            others = []
+
+            def other_piece():
+                others.append(dataset.entries[rng.integers(len(dataset))])
+                return dataset.cutout(others[-1])
+
+            composite = compose(dataset.cutout(entry), rng, backgrounds, distractor=other_piece,
                                 frame=True, clutter=False, **CONDITIONS[condition])
             if not composite.mask.any():
                 continue
             photos.append(TestPhoto(Image.fromarray(composite.rgb), composite.mask,
                                     dataset.voxels(entry) >= LEVEL, entry.category, entry.azimuth,
-                                    entry.elevation, entry.model))
+                                    entry.elevation, entry.model, len(others)))
     return photos
 
 
@@ -293,7 +300,8 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             table[name] = score_model(reconstructor, photos, points, classifier, seed, crop)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
-        results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos]}
+        results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos],
+                                        "others": [p.others for p in photos]}
     results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
                              for name, r in reconstructors.items() if r.kind == "vae"}
     results["protocol"].update(crop=crop, every=every, bootstrap={"draws": DRAWS, "seed": seed,
@@ -353,6 +361,9 @@ def markdown_table(results: dict) -> str:
         summary = interval_summary(results, condition)
         if summary:
             lines += [_interval_sentence(summary), ""]
+        split = others_split(results, condition)
+        if split:
+            lines += [_others_sentence(split), ""]
     for name, prior in results.get("generators", {}).items():
         lines.append(f"{name} as a generator (z ~ N(0, I), {prior['samples']} shapes): FVD against the training "
                      f"shapes {prior['fvd']:.1f}, crispness {prior['crispness']:.3f}.")
@@ -384,6 +395,28 @@ def interval_summary(results: dict, condition: str) -> dict:
             paired = np.subtract(models[a]["fvd_draws"], models[b]["fvd_draws"])
             summary["fvd_difference"][f"{a} - {b}"] = (models[a]["fvd"] - models[b]["fvd"], *interval(paired))
     return summary
+
+
+def others_split(results: dict, condition: str) -> dict:
+    """IoU (mean over images) of every method on the photos with and without other furniture
+    drawn around the object -> {"with": count, "without": count, "iou": {method: (with, without)}};
+    empty when the condition has no such photos or per-photo figures were not kept."""
+    photos = results.get("photos", {}).get(condition, {})
+    if not any(photos.get("others", [])):
+        return {}
+    crowded = np.array(photos["others"]) > 0
+    if crowded.all():
+        return {}
+    table = {name: np.array(m["photo_iou"]) for name, m in results["conditions"][condition].items()
+             if len(m.get("photo_iou", [])) == len(crowded)}
+    return {"with": int(crowded.sum()), "without": int((~crowded).sum()),
+            "iou": {name: (float(iou[crowded].mean()), float(iou[~crowded].mean())) for name, iou in table.items()}}
+
+
+def _others_sentence(split: dict) -> str:
+    cells = ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in split["iou"].items())
+    return (f"With other furniture drawn beside the object ({split['with']} photos) / without "
+            f"({split['without']}), IoU mean over images: {cells}.")
 
 
 def _interval_sentence(summary: dict) -> str:
