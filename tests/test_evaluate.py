@@ -235,3 +235,33 @@ def test_the_split_by_other_furniture_averages_each_side():
     assert others_split(results, "white") == {}
     assert "beside the object (2 photos) / without (2), IoU mean over images: silhouette retrieval 0.300 / 0.700" \
         in markdown_table(results)
+
+
+def test_a_users_box_is_the_objects_extent_with_a_margin_inside_the_photo():
+    from train.evaluate import user_box
+
+    mask = np.zeros((50, 80), bool)
+    mask[10:30, 20:60] = True  # 40 wide, 20 high
+    assert user_box(mask) == (18, 9, 62, 31)
+    assert user_box(mask, margin=0.0) == (20, 10, 60, 30)
+    edge = np.zeros((50, 80), bool)
+    edge[0:50, 70:80] = True
+    assert user_box(edge) == (69, 0, 80, 50)  # clipped to the photo
+
+
+def test_the_box_crop_keeps_the_found_object_inside_the_users_box(library):
+    from train.evaluate import _object_mask, test_photos, user_box
+    from train.data.photo_backgrounds import BackgroundBank
+    from recon.pipeline import Reconstructor
+
+    banks = {"photo": BackgroundBank(library["backgrounds"], ("synthetic",))}
+    reconstructor = Reconstructor(*library["models"]["VAE"], device="cpu")
+    for photo in test_photos(library["test"], "real", banks)[:3]:
+        x0, y0, x1, y1 = user_box(photo.mask)
+        found = _object_mask(reconstructor, photo, "box")
+        outside = np.ones_like(found)
+        outside[y0:y1, x0:x1] = False
+        assert found.any() and not (found & outside).any()
+    results = evaluate({"VAE": library["models"]["VAE"]}, library["train"], library["test"], library["backgrounds"],
+                       conditions=("real",), max_images=2, device="cpu", crop="box")
+    assert results["protocol"]["crop"] == "box" and 0 < results["conditions"]["real"]["VAE"]["mask_iou"] <= 1

@@ -99,7 +99,8 @@ class SurfacePoints:
 class TestPhoto:
     """One evaluation photo: the composite (PIL RGB), its true visible mask bool (H, W), the true
     grid bool (32, 32, 32), category, camera (degrees), the model it shows and how many other
-    pieces of furniture the composite drew around it (0 on white)."""
+    pieces of furniture compose drew for it (0 on white; one that would hide too much of the object
+    from in front is drawn but left out of the picture)."""
 
     photo: Image.Image
     mask: np.ndarray
@@ -200,8 +201,20 @@ def summarise_rows(per_category: dict[str, list[list[float]]]) -> dict:
             "count": len(every)}
 
 
-CROPS = ("head", "border", "true")  # where the crop comes from: the model's mask head (the app),
-# the border-colour estimate the project used before it had one, or the true mask (an oracle)
+CROPS = ("head", "border", "true", "box")  # where the crop comes from: the model's mask head (the
+# app), the border-colour estimate the project used before it had one, the true mask (an oracle),
+# or a user's box around the object with the mask head inside it (the app's correction)
+BOX_MARGIN = 0.05  # a user's box: the object's extent plus this share of its size on every side
+
+
+def user_box(mask: np.ndarray, margin: float = BOX_MARGIN) -> tuple[int, int, int, int]:
+    """The box a user would draw around a true mask bool (H, W): (x0, y0, x1, y1), ends exclusive,
+    the mask's extent grown by `margin` of its width / height per side, inside the photo."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    dy, dx = margin * (rows[-1] + 1 - rows[0]), margin * (cols[-1] + 1 - cols[0])
+    height, width = mask.shape
+    return (max(0, int(np.floor(cols[0] - dx))), max(0, int(np.floor(rows[0] - dy))),
+            min(width, int(np.ceil(cols[-1] + 1 + dx))), min(height, int(np.ceil(rows[-1] + 1 + dy))))
 
 
 def _object_mask(reconstructor, photo: TestPhoto, crop: str) -> np.ndarray:
@@ -211,6 +224,12 @@ def _object_mask(reconstructor, photo: TestPhoto, crop: str) -> np.ndarray:
         return reconstructor.find_object(photo.photo)
     if crop == "border":
         return estimate_mask(np.asarray(photo.photo))
+    if crop == "box":  # as Reconstructor.prepare narrows its own mask to a user's box
+        x0, y0, x1, y1 = user_box(photo.mask)
+        inside = np.zeros_like(photo.mask)
+        inside[y0:y1, x0:x1] = True
+        found = reconstructor.find_object(photo.photo) & inside
+        return found if found.any() else inside
     return photo.mask
 
 
@@ -221,7 +240,8 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
     from recon.generative_metrics import crispness, frechet_distance, pairwise_diversity, voxel_features
 
     found = [_object_mask(reconstructor, photo, crop) for photo in photos]
-    prepared = [reconstructor.prepare(photo.photo, mask=mask) for photo, mask in zip(photos, found)]
+    prepared = [reconstructor.prepare(photo.photo, mask=mask, box=user_box(photo.mask) if crop == "box" else None)
+                for photo, mask in zip(photos, found)]
     grids = np.concatenate([np.stack(reconstructor.predict(prepared[i:i + 32]))
                             for i in range(0, len(prepared), 32)])
     readings = [r for i in range(0, len(prepared), 32) for r in reconstructor.describe(prepared[i:i + 32])]
@@ -478,7 +498,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-images", type=int, default=None, help="score only the first N photos")
     parser.add_argument("--every", type=int, default=1, help="score every N-th photo (a spread-out subset)")
     parser.add_argument("--crop", choices=CROPS, default="head",
-                        help="object mask for the crop: the model's head (as the app), border colour, true")
+                        help="object mask for the crop: the model's head (as the app), border colour, true, "
+                             "or a user's box around the true mask with the head inside it")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

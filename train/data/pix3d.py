@@ -24,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from PIL import Image
 from recon.images import IMAGE_SIZE, frame_image, load_image, prepare_image
 from recon.voxels import load_pix3d_voxel, resample
 from train.data.composite import Cutout, compose
+
+if TYPE_CHECKING:
+    from train.data.clutter_pieces import PieceBank
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +136,13 @@ class Compositing:
     """How cutout entries become photos: backgrounds {"photo": bank, "texture": bank} (either may
     be missing), the share of whole-frame views, a forced background kind (None: drawn) and
     whether photo effects, distractors and shadows are applied (train.data.composite.compose),
-    and renders of non-furniture pieces standing around (a train.data.clutter_pieces.PieceBank, or None)."""
+    and the renders of non-furniture pieces standing around the object (None: none)."""
 
     backgrounds: dict
     frame_fraction: float = 0.0
     kind: str | None = None
     effects: bool = True
-    pieces: object = None
+    pieces: PieceBank | None = None
 
 
 class Pix3DDataset(torch.utils.data.Dataset):
