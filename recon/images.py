@@ -223,9 +223,23 @@ def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float
     return np.asarray(resized) >= level
 
 
-def _bbox_from_mask(mask: np.ndarray) -> tuple[int, int, int, int]:
+def bbox_from_mask(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The extent of a non-empty bool mask (H, W): (x0, y0, x1, y1), ends exclusive."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def mask_in_box(mask: np.ndarray, box: tuple) -> np.ndarray:
+    """A found object mask bool (H, W) narrowed to a user's box (x0, y0, x1, y1), photo pixels,
+    ends exclusive: its part inside the box, or the whole box when nothing of it is there.
+    Raises InvalidImageError when the box lies outside the photo."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    inside = np.zeros(mask.shape, bool)
+    inside[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+    if not inside.any():
+        raise InvalidImageError(f"the box {tuple(box)} lies outside the {mask.shape[1]}x{mask.shape[0]} photo")
+    narrowed = np.asarray(mask, bool) & inside
+    return narrowed if narrowed.any() else inside
 
 
 def _crop_square(array: np.ndarray, box: tuple[int, int, int, int], fill) -> np.ndarray:
@@ -282,7 +296,7 @@ def prepare_image(
             )
         mask = estimate_mask(rgb)
     if bbox is None:
-        bbox = _bbox_from_mask(mask)
+        bbox = bbox_from_mask(mask)
     x0, y0, x1, y1 = (int(round(v)) for v in bbox)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if x1 <= x0 or y1 <= y0:

@@ -26,7 +26,7 @@ from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
 from recon.images import (FLAT_RANGE, PreparedImage, frame_image, largest_piece, load_image, mask_from_crop,
-                          mask_from_frame, prepare_image)
+                          mask_from_frame, mask_in_box, prepare_image)
 from recon.mesh import grid_to_mesh
 
 logger = logging.getLogger(__name__)
@@ -191,12 +191,7 @@ class Reconstructor:
                                     "use a photo that shows the piece of furniture")
         mask = self.find_object(image) if mask is None else np.asarray(mask, bool)
         if box is not None:
-            x0, y0, x1, y1 = (int(round(v)) for v in box)
-            inside = np.zeros_like(mask)
-            inside[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
-            if not inside.any():
-                raise InvalidImageError(f"the box {tuple(box)} lies outside the {image.width}x{image.height} photo")
-            mask = mask & inside if (mask & inside).any() else inside
+            mask = mask_in_box(mask, box)
         elif mask.mean() < MIN_OBJECT_SHARE:
             logger.info("no object found in the photo (mask share %.4f); using the whole photo", mask.mean())
             mask = np.ones_like(mask)

@@ -148,6 +148,7 @@ def test_the_training_loader_puts_pieces_in_its_composites(library, tmp_path):
     plain, cluttered = TrainConfig(**options), TrainConfig(clutter_pieces=str(tmp_path / "clutter"), **options)
     assert compositing_for(plain, 0.0).pieces is None and len(compositing_for(cluttered, 0.0).pieces) == 8  # 2 pieces x 4 views
     assert compositing_for(cluttered, 0.0, effects=False).pieces is None  # a clean picture stays clean
+    assert open_dataset(cluttered, "all", augment=False).compositing.pieces is None  # held-out sets: none
     a, b = open_dataset(plain, "all", augment=True), open_dataset(cluttered, "all", augment=True)
     changed = 0
     for index in range(len(a)):

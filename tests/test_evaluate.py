@@ -258,7 +258,7 @@ def test_the_box_crop_keeps_the_found_object_inside_the_users_box(library):
     reconstructor = Reconstructor(*library["models"]["VAE"], device="cpu")
     for photo in test_photos(library["test"], "real", banks)[:3]:
         x0, y0, x1, y1 = user_box(photo.mask)
-        found = _object_mask(reconstructor, photo, "box")
+        found = _object_mask(reconstructor, photo, "box", user_box(photo.mask))
         outside = np.ones_like(found)
         outside[y0:y1, x0:x1] = False
         assert found.any() and not (found & outside).any()

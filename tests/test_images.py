@@ -241,3 +241,18 @@ def test_largest_piece_keeps_only_the_biggest_region_above_the_level():
     single = np.zeros((5, 5), np.float32)
     single[1:3, 1:3] = 0.8
     assert np.array_equal(largest_piece(single), single)
+
+
+def test_a_found_mask_narrowed_to_a_users_box():
+    from recon.errors import InvalidImageError
+    from recon.images import bbox_from_mask, mask_in_box
+
+    found = np.zeros((40, 60), bool)
+    found[5:15, 5:15] = True  # another thing, outside the box
+    found[20:30, 30:50] = True  # the object, partly inside
+    narrowed = mask_in_box(found, (35, 18, 60, 40))
+    assert bbox_from_mask(narrowed) == (35, 20, 50, 30) and narrowed.sum() == 10 * 15
+    assert mask_in_box(found, (0, 32, 20, 40)).sum() == 20 * 8  # nothing found in it: the box itself
+    assert mask_in_box(found, (-10, -5, 3.4, 2.6)).sum() == 3 * 3  # rounded, clipped to the photo
+    with pytest.raises(InvalidImageError, match="outside the 60x40 photo"):
+        mask_in_box(found, (70, 0, 90, 10))

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from recon.errors import EmptyGridError
-from recon.images import prepare_image
+from recon.images import bbox_from_mask, mask_in_box, prepare_image
 from recon.metrics import f_score, surface_points
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
 from train.piece_bootstrap import DRAWS, interval, piece_resamples, ratio_draws
@@ -210,26 +210,22 @@ BOX_MARGIN = 0.05  # a user's box: the object's extent plus this share of its si
 def user_box(mask: np.ndarray, margin: float = BOX_MARGIN) -> tuple[int, int, int, int]:
     """The box a user would draw around a true mask bool (H, W): (x0, y0, x1, y1), ends exclusive,
     the mask's extent grown by `margin` of its width / height per side, inside the photo."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    dy, dx = margin * (rows[-1] + 1 - rows[0]), margin * (cols[-1] + 1 - cols[0])
+    x0, y0, x1, y1 = bbox_from_mask(mask)
+    dx, dy = margin * (x1 - x0), margin * (y1 - y0)
     height, width = mask.shape
-    return (max(0, int(np.floor(cols[0] - dx))), max(0, int(np.floor(rows[0] - dy))),
-            min(width, int(np.ceil(cols[-1] + 1 + dx))), min(height, int(np.ceil(rows[-1] + 1 + dy))))
+    return (max(0, int(np.floor(x0 - dx))), max(0, int(np.floor(y0 - dy))),
+            min(width, int(np.ceil(x1 + dx))), min(height, int(np.ceil(y1 + dy))))
 
 
-def _object_mask(reconstructor, photo: TestPhoto, crop: str) -> np.ndarray:
+def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) -> np.ndarray:
     from recon.images import estimate_mask
 
     if crop == "head":
         return reconstructor.find_object(photo.photo)
     if crop == "border":
         return estimate_mask(np.asarray(photo.photo))
-    if crop == "box":  # as Reconstructor.prepare narrows its own mask to a user's box
-        x0, y0, x1, y1 = user_box(photo.mask)
-        inside = np.zeros_like(photo.mask)
-        inside[y0:y1, x0:x1] = True
-        found = reconstructor.find_object(photo.photo) & inside
-        return found if found.any() else inside
+    if crop == "box":  # the object found in the whole photo, narrowed to the box as the app does
+        return mask_in_box(reconstructor.find_object(photo.photo), box)
     return photo.mask
 
 
@@ -239,9 +235,9 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
     metrics. crop: one of CROPS (the app uses "head"; the others are ablations)."""
     from recon.generative_metrics import crispness, frechet_distance, pairwise_diversity, voxel_features
 
-    found = [_object_mask(reconstructor, photo, crop) for photo in photos]
-    prepared = [reconstructor.prepare(photo.photo, mask=mask, box=user_box(photo.mask) if crop == "box" else None)
-                for photo, mask in zip(photos, found)]
+    boxes = [user_box(photo.mask) if crop == "box" else None for photo in photos]
+    found = [_object_mask(reconstructor, photo, crop, box) for photo, box in zip(photos, boxes)]
+    prepared = [reconstructor.prepare(photo.photo, mask=mask, box=box) for photo, mask, box in zip(photos, found, boxes)]
     grids = np.concatenate([np.stack(reconstructor.predict(prepared[i:i + 32]))
                             for i in range(0, len(prepared), 32)])
     readings = [r for i in range(0, len(prepared), 32) for r in reconstructor.describe(prepared[i:i + 32])]

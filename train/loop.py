@@ -273,9 +273,10 @@ def setup_distributed(config: TrainConfig) -> Distributed:
 
 
 def compositing_for(config: TrainConfig, frame_fraction: float, kind: str | None = None,
-                    effects: bool = True):
+                    effects: bool = True, pieces: bool = True):
     """How cutout renders get their backgrounds (train.data.pix3d.Compositing); None when
-    config.backgrounds is empty."""
+    config.backgrounds is empty. pieces: False leaves config.clutter_pieces out (held-out sets, so
+    their figures stay comparable with runs trained without them)."""
     from train.data.photo_backgrounds import BackgroundBank
     from train.data.pix3d import Compositing
 
@@ -287,12 +288,12 @@ def compositing_for(config: TrainConfig, frame_fraction: float, kind: str | None
     for kind_name, names in sources.items():
         if names:
             banks[kind_name] = BackgroundBank(config.backgrounds, tuple(names))
-    pieces = None
-    if config.clutter_pieces and effects:
+    bank = None
+    if config.clutter_pieces and effects and pieces:
         from train.data.clutter_pieces import PieceBank
 
-        pieces = PieceBank(config.clutter_pieces)
-    return Compositing(banks, frame_fraction, kind, effects, pieces)
+        bank = PieceBank(config.clutter_pieces)
+    return Compositing(banks, frame_fraction, kind, effects, bank)
 
 
 def open_dataset(config: TrainConfig, split: str, augment: bool, roots: tuple[str, ...] | None = None,
@@ -300,11 +301,11 @@ def open_dataset(config: TrainConfig, split: str, augment: bool, roots: tuple[st
     """Every root's `split` ("train", "test" or "all") as one dataset (roots: config.data by
     default); None when empty. Training sets (augment) get jitter, left-right flips and, for
     cutouts, composited backgrounds; others get `compositing` (None: that of training, with no
-    whole-frame views)."""
+    whole-frame views and no clutter pieces)."""
     from train.data.pix3d import Pix3DDataset
 
     if compositing is None:
-        compositing = compositing_for(config, config.frame_fraction if augment else 0.0)
+        compositing = compositing_for(config, config.frame_fraction if augment else 0.0, pieces=augment)
     parts = [Pix3DDataset(root, split=split, resolution=config.resolution, image_size=config.image_size,
                           background=config.background, jitter=augment and config.jitter, seed=config.seed,
                           compositing=compositing, flip=augment)
