@@ -25,9 +25,10 @@ from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
-from recon.images import (FLAT_RANGE, PreparedImage, frame_image, largest_piece, load_image, mask_from_crop,
+from recon.images import (FLAT_RANGE, PreparedImage, frame_image, likeliest_piece, load_image, probabilities_from_crop,
                           mask_from_frame, mask_in_box, prepare_image)
 from recon.mesh import grid_to_mesh
+from recon.segmentation import refine_by_colour
 
 logger = logging.getLogger(__name__)
 
@@ -149,17 +150,19 @@ class Reconstructor:
                 count[y0:y1, x0:x1] += 1
         return (whole + tiles / np.maximum(count, 1)) / 2
 
-    def find_object(self, image: Image.Image, refine: bool = True, tiles: bool = True) -> np.ndarray:
+    def find_object(self, image: Image.Image, refine: bool = True, tiles: bool = True,
+                    colours: bool = True) -> np.ndarray:
         """The object's pixels in a whole photo, bool (H, W) (empty when nothing is found).
 
         The model's mask head runs on the photo letterboxed into its input and, with `tiles`, on
-        four overlapping tiles of it (where a small object is larger), the largest piece of the
-        averaged map is kept; with `refine` it runs again on the crop around what it found, where
-        the object is large and its edges sharp, and that mask is mapped back (a second look, as
-        a person would zoom in).
+        four overlapping tiles of it (where a small object is larger), and the likeliest piece of
+        the averaged map is kept (much of it, near the centre: recon.images.likeliest_piece); with
+        `refine` it runs again on the crop around what it found, where the object is large and its
+        edges sharp, and that mask is mapped back (a second look, as a person would zoom in); with
+        `colours` as well, the photo's own colours then settle its edges (recon.segmentation).
         """
         if tiles:
-            found = largest_piece(self._search_map(image))
+            found = likeliest_piece(self._search_map(image))
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
         else:
             framed = frame_image(image, self.image_size)
@@ -168,7 +171,8 @@ class Reconstructor:
         if not refine or mask.mean() < MIN_OBJECT_SHARE:
             return mask
         crop = prepare_image(image, size=self.image_size, mask=mask, background="keep")
-        refined = mask_from_crop(self.describe([crop])[0].mask, crop, image.size)
+        probabilities = probabilities_from_crop(self.describe([crop])[0].mask, crop, image.size)
+        refined = refine_by_colour(np.asarray(image.convert("RGB")), probabilities) if colours else probabilities >= 0.5
         return refined if refined.mean() >= MIN_OBJECT_SHARE else mask
 
     def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None,

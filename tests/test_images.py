@@ -220,7 +220,7 @@ def test_a_mask_found_in_the_frame_maps_back_onto_the_photo():
     left, top = framed.offset
     probabilities = np.zeros((64, 64), np.float32)
     probabilities[top + 8:top + 24, left + 16:left + 40] = 0.9  # the block, in frame pixels (x 0.8)
-    probabilities[top + 2, left + 2] = 0.8  # a speck elsewhere: dropped, only the largest piece stays
+    probabilities[top + 2, left + 2] = 0.8  # a speck elsewhere: dropped, only the likeliest piece stays
     found = mask_from_frame(probabilities, framed)
     assert found.shape == (40, 80) and found.dtype == bool
     assert (found & truth).sum() / (found | truth).sum() > 0.9
@@ -228,19 +228,35 @@ def test_a_mask_found_in_the_frame_maps_back_onto_the_photo():
     assert not mask_from_frame(np.zeros((64, 64), np.float32), framed).any()
 
 
-def test_largest_piece_keeps_only_the_biggest_region_above_the_level():
-    from recon.images import largest_piece
+def test_likeliest_piece_keeps_one_region_above_the_level():
+    from recon.images import likeliest_piece
 
     probabilities = np.zeros((20, 30), np.float32)
-    probabilities[2:6, 2:6] = 0.9  # 16 pixels
-    probabilities[10:18, 10:20] = 0.7  # 80 pixels: kept
+    probabilities[2:6, 2:6] = 0.9  # 16 pixels in a corner
+    probabilities[8:16, 10:20] = 0.7  # 80 pixels at the centre: kept
     probabilities[0, 29] = 0.3  # below the level, outside the piece: cleared too
-    kept = largest_piece(probabilities)
+    kept = likeliest_piece(probabilities)
     assert kept.dtype == np.float32
-    assert (kept[2:6, 2:6] == 0).all() and (kept[10:18, 10:20] == 0.7).all() and kept[0, 29] == 0
+    assert (kept[2:6, 2:6] == 0).all() and (kept[8:16, 10:20] == 0.7).all() and kept[0, 29] == 0
     single = np.zeros((5, 5), np.float32)
     single[1:3, 1:3] = 0.8
-    assert np.array_equal(largest_piece(single), single)
+    assert np.array_equal(likeliest_piece(single), single)
+
+
+def test_likeliest_piece_prefers_the_centred_piece_unless_the_other_is_far_larger():
+    """A neighbour at the photo's edge as large as the centred piece loses to it; one ten times
+    its mass still wins; with no centre weighting (a huge spread) mass alone decides."""
+    from recon.images import likeliest_piece
+
+    probabilities = np.zeros((100, 100), np.float32)
+    probabilities[40:60, 40:60] = 0.8  # centred, 400 pixels
+    probabilities[40:60, 0:25] = 0.8  # at the left edge, 500 pixels
+    assert (likeliest_piece(probabilities)[40:60, 40:60] > 0).all()
+    assert (likeliest_piece(probabilities, spread=1e3)[40:60, 0:25] > 0).all()
+    probabilities[0:100, 0:30] = 0.8  # the edge piece now 3,000 pixels
+    probabilities[45:55, 45:55], probabilities[40:60, 40:60] = 0.8, 0.0
+    kept = likeliest_piece(probabilities)
+    assert (kept[:, 0:30] > 0).all() and not kept[45:55, 45:55].any()
 
 
 def test_a_found_mask_narrowed_to_a_users_box():
