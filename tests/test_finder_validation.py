@@ -1,0 +1,84 @@
+"""The object finder's validation (train/finder_validation.py): failure kinds on hand-made masks,
+and a real run on tiny cutout renders over generated photographs with a tiny untrained model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from recon.hub import save_weights
+from recon.models.vae import VoxelVAE
+from train.finder_validation import CROPS, KINDS, extent_iou, failure_kind, main, validation_photos
+
+SIZES = dict(image_size=32, resolution=32, latent_dim=8, feature_dim=16, base_channels=4, decoder_channels=4)
+
+
+def square(y0, x0, side, shape=(64, 64)):
+    mask = np.zeros(shape, bool)
+    mask[y0:y0 + side, x0:x0 + side] = True
+    return mask
+
+
+def test_failure_kinds_tell_the_object_from_its_neighbour_its_surroundings_and_a_part():
+    true = square(20, 20, 20)
+    assert failure_kind(square(21, 21, 20), true) == "found"
+    assert failure_kind(square(20, 42, 20), true) == "wrong piece"  # a neighbour beside it
+    merged = true | square(20, 40, 20)  # the object and the neighbour it touches, as one piece
+    assert failure_kind(merged, true) == "merged"
+    assert failure_kind(square(20, 20, 10), true) == "partial"  # a quarter of it
+    assert failure_kind(np.zeros_like(true), true) == "partial"  # nothing
+
+
+def test_extent_iou_compares_boxes_not_pixels():
+    true = square(0, 0, 10)
+    ring = true.copy()
+    ring[1:9, 1:9] = False  # the outline alone has the same extent
+    assert extent_iou(ring, true) == 1.0
+    assert extent_iou(square(0, 5, 10), true) == pytest.approx(50 / 150)
+    assert extent_iou(np.zeros_like(true), true) == 0.0
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from train.data.generate import generate_dataset
+
+    folder = tmp_path_factory.mktemp("finder")
+    generate_dataset(folder / "train", per_category=3, views=3, seed=0, resolution=64,
+                     categories=("chair", "table"), cutout=True)
+    rng = np.random.default_rng(0)
+    (folder / "photos").mkdir()
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(folder / "photos" / f"{k}.jpg")
+    torch.manual_seed(0)
+    weights = save_weights(VoxelVAE(**SIZES).eval(), folder / "vae")
+    return folder, weights
+
+
+def test_validation_photos_are_seeded_composites_with_their_masks(setup):
+    folder, _ = setup
+    first = validation_photos(str(folder / "train"), str(folder / "photos"), count=6, seed=3, size=96)
+    again = validation_photos(str(folder / "train"), str(folder / "photos"), count=6, seed=3, size=96)
+    other = validation_photos(str(folder / "train"), str(folder / "photos"), count=6, seed=4, size=96)
+    assert len(first) == 6 and all(p.photo.size == (96, 96) and p.mask.shape == (96, 96) for p in first)
+    assert all(p.mask.any() and p.truth.shape == (32, 32, 32) for p in first)
+    assert all(np.array_equal(np.asarray(a.photo), np.asarray(b.photo)) for a, b in zip(first, again))
+    assert any(not np.array_equal(np.asarray(a.photo), np.asarray(b.photo)) for a, b in zip(first, other))
+
+
+def test_command_line_reports_kinds_and_the_three_crops(setup, tmp_path):
+    folder, weights = setup
+    main(["--data", str(folder / "train"), "--backgrounds", str(folder / "photos"), "--model", f"V=vae:{weights}",
+          "--count", "6", "--seed", "3", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["photos"] == 6
+    groups = results["models"]["V"]
+    assert groups["all"]["photos"] == 6
+    assert sum(g["photos"] for name, g in groups.items() if name != "all") == 6
+    for group in groups.values():
+        assert sum(group["kinds"][k] for k in KINDS) == pytest.approx(1.0)
+        assert set(group["reconstruction_iou"]) == set(CROPS)
+        assert all(0 <= v <= 1 for v in group["reconstruction_iou"].values())
+        assert 0 <= group["mask_iou"] <= 1 and 0 <= group["extent_iou"] <= 1
+    assert "| V | all | 6 |" in (tmp_path / "results.md").read_text()
