@@ -189,11 +189,12 @@ def ar_defaults(details: dict) -> tuple[float, float]:
     return round(width, 2), 5.0 * round(rotation / 5.0)
 
 
-def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder, colors="photo", box=None):
+def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder, colors="photo", box=None,
+               point=None):
     """One model on one photo -> (prepared image, files by format or {}, info markdown, sidecar)."""
     clock = time.perf_counter()
     reconstructor = get_reconstructor(kind)
-    prepared = reconstructor.prepare(image, box=box)
+    prepared = reconstructor.prepare(image, box=box, point=point)
     (reading,) = reconstructor.describe([prepared])
     grids = reconstructor.predict([prepared] * samples, seed=seed)
     grids = [preview.upsample_probabilities(grid, resolution) for grid in grids]
@@ -236,7 +237,8 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
                 vae_mode="mean", colors="photo", box="auto", progress=gr.Progress()):
     """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists,
     and the two JSON sidecars by model label (for the AR tab's defaults). box: "auto" (the models
-    find the object) or JSON [x0, y0, x1, y1] in the photo's pixels, the crop the user drew."""
+    find the object), JSON [x0, y0, x1, y1] in the photo's pixels (the crop the user drew) or JSON
+    [x, y] (a point the user clicked on the object: the models keep the piece under it)."""
     level = _number(level, "Iso level", 0.05, 0.95)
     resolution = int(_number(resolution, "Mesh resolution", 32, 128))
     if resolution not in MESH_RESOLUTIONS:
@@ -253,15 +255,15 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
 
     progress(0.05, desc="Reading the photo")
     image = _open_photo(photo)
-    crop_box = _box_from_json(box, image.size)
+    crop_box, point = _crop_prompt(box, image.size)
     folder = _scratch_dir()
     progress(0.2, desc="Running the cGAN")
     prepared, cgan_files, cgan_info, cgan_details = _run_model("cgan", image, level, resolution, smoothing,
-                                                               seed, samples, folder, colors, crop_box)
+                                                               seed, samples, folder, colors, crop_box, point)
     progress(0.6, desc="Running the VAE")
     vae_seed = seed if vae_mode == "sampled" else None
     _, vae_files, vae_info, vae_details = _run_model("vae", image, level, resolution, smoothing, vae_seed, 1,
-                                                     folder, colors, crop_box)
+                                                     folder, colors, crop_box, point)
     progress(1.0, desc="Done")
     return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
             preview.model_input_preview(prepared), cgan_info, vae_info,
@@ -273,26 +275,34 @@ def _path(path):
     return None if path is None else str(path)
 
 
-def _box_from_json(text, image_size) -> tuple[float, float, float, float] | None:
-    """'auto' or '' -> None (the models find the object); '[x0, y0, x1, y1]' (photo pixels) -> a
-    box inside the photo, else gr.Error."""
+def _crop_prompt(text, image_size) -> tuple[tuple[float, float, float, float] | None, tuple[float, float] | None]:
+    """The user's correction of the crop -> (box, point), photo pixels: 'auto' or '' -> (None,
+    None), the models find the object; '[x0, y0, x1, y1]' -> a box inside the photo; '[x, y]' -> a
+    point on the object (the piece under it is kept). Anything else: gr.Error."""
     if (text or "").strip().lower() in ("", "auto"):
-        return None
+        return None, None
     try:
-        box = np.asarray(json.loads(text), dtype=np.float64)
+        values = np.asarray(json.loads(text), dtype=np.float64)
     except (TypeError, ValueError, RecursionError):
-        raise gr.Error("The crop box must be JSON like [x0, y0, x1, y1] in the photo's pixels, or empty "
-                       "to let the models find the object.") from None
-    if box.shape != (4,) or not np.isfinite(box).all():
-        raise gr.Error("The crop box needs four finite numbers [x0, y0, x1, y1]; click two opposite corners.")
-    x0, x1 = sorted(box[[0, 2]])
-    y0, y1 = sorted(box[[1, 3]])
+        raise gr.Error("The crop box must be JSON like [x0, y0, x1, y1] (a box) or [x, y] (a point on the object) "
+                       "in the photo's pixels, or empty to let the models find the object.") from None
     width, height = image_size
+    if values.shape == (2,) and np.isfinite(values).all():
+        x, y = values
+        if not (0 <= x < width and 0 <= y < height):
+            raise gr.Error(f"The point [{x:g}, {y:g}] lies outside the {width}x{height} photo; click on the object, "
+                           "or Clear the box.")
+        return None, (float(x), float(y))
+    if values.shape != (4,) or not np.isfinite(values).all():
+        raise gr.Error("The crop box needs four finite numbers [x0, y0, x1, y1] (or two, [x, y], for a point on "
+                       "the object); click on the object, or on two opposite corners of it.")
+    x0, x1 = sorted(values[[0, 2]])
+    y0, y1 = sorted(values[[1, 3]])
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if x1 - x0 < 4 or y1 - y0 < 4:
         raise gr.Error(f"The crop box must cover part of the {width}x{height} photo, at least 4 pixels each "
                        "way; click two opposite corners of the object, or Clear the box.")
-    return float(x0), float(y0), float(x1), float(y1)
+    return (float(x0), float(y0), float(x1), float(y1)), None
 
 
 @_user_errors
@@ -305,12 +315,13 @@ def show_box_picker(photo):
 
 @_user_errors
 def add_box_corner(photo, points, event: gr.SelectData):
-    """A click on the photo sets a corner of the crop box; two clicks make the box (a third starts over)."""
+    """A click on the photo: the first is a point on the object (the models keep the piece under
+    it), a second makes the box between the two (a third starts over)."""
     if not photo:
-        raise gr.Error("Upload a photo first, then click two opposite corners of the object on it.")
+        raise gr.Error("Upload a photo first, then click on the object, or on two opposite corners of it.")
     points = ([] if len(points) >= 2 else points) + [[float(event.index[0]), float(event.index[1])]]
     image = load_image(photo).convert("RGB")
-    box = "auto"
+    box = json.dumps([round(points[0][0], 1), round(points[0][1], 1)])
     if len(points) == 2:
         (ax, ay), (bx, by) = points
         box = json.dumps([round(min(ax, bx), 1), round(min(ay, by), 1), round(max(ax, bx), 1), round(max(ay, by), 1)])
@@ -576,7 +587,7 @@ layout on plain and room backgrounds. The Sweet Home 3D models, by library:
 ABOUT = """
 ### How it works
 Each model first looks at the whole photo and finds the object with a mask head on its image
-encoder (an alpha channel or a box you draw wins); the photo is cropped around it (the crop and
+encoder (an alpha channel, a box you draw or a click on it wins); the photo is cropped around it (the crop and
 mask are shown under the upload) and fed to two generators trained on the same data: a
 **conditional GAN** (image + random latent -> voxels, judged by a 3D patch discriminator that
 sees the photo's features) and a **VAE** (image -> latent Gaussian -> voxels). Both share the
@@ -587,7 +598,7 @@ mirrored side) and, in the .usdz download, scaled to a typical real size for its
 
 ### Limitations
 - One object per photo; in a cluttered room the mask head may pick the wrong piece or cut it:
-  check the mask shown after reconstructing and draw a box around the object if needed.
+  check the mask shown after reconstructing; click the object or draw a box if needed.
 - Low resolution (the models predict a coarse grid; finer meshes are interpolated, not new detail).
 - Categories outside the seven trained ones give a guess shaped like one of them.
 - The AR tab assumes a flat rectangle on the floor and a pinhole camera; lens distortion,
@@ -638,12 +649,12 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                                     height=300, elem_id="photo")
                 run_button = gr.Button("Reconstruct with both models", variant="primary")
                 model_input = gr.Image(label="What the models see: crop | the object mask they found",
-                                       interactive=False, height=160, format="png")
-                with gr.Accordion("Wrong crop? Draw a box around the object", open=False):
-                    box_picker = gr.Image(label="Click two opposite corners of the object", interactive=False,
-                                          height=260, elem_id="box-picker")
+                                       interactive=False, height=160, format="png", elem_id="model-input")
+                with gr.Accordion("Wrong object or crop? Click on it, or draw a box", open=False):
+                    box_picker = gr.Image(label="Click on the object (one click picks it), or on two opposite "
+                                          "corners (a box)", interactive=False, height=260, elem_id="box-picker")
                     with gr.Row():
-                        box = gr.Textbox("auto", label="Crop box [x0, y0, x1, y1] in the photo's pixels "
+                        box = gr.Textbox("auto", label="Point [x, y] or box [x0, y0, x1, y1], photo pixels "
                                          "(auto: the models find the object)", elem_id="crop-box", scale=3)
                         clear_box = gr.Button("Clear box", size="sm", scale=1)
                 box_points = gr.State([])

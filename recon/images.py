@@ -223,13 +223,42 @@ def likeliest_piece(probabilities: np.ndarray, level: float = 0.5, spread: float
     return probabilities
 
 
-def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float = 0.5) -> np.ndarray:
+def piece_at(mask: np.ndarray, point: tuple[float, float]) -> np.ndarray:
+    """The connected piece of a bool mask (H, W) that holds `point` (x, y), pixels of the mask,
+    or the piece nearest to it when the point falls on none: a user's click on the object.
+    An empty mask comes back empty. Raises InvalidImageError when the point lies outside."""
+    mask = np.asarray(mask, bool)
+    height, width = mask.shape
+    x, y = (float(v) for v in point)
+    if not (0 <= x < width and 0 <= y < height):
+        raise InvalidImageError(f"the point ({x:g}, {y:g}) lies outside the {width}x{height} photo")
+    labels, count = scipy.ndimage.label(mask)
+    if count <= 1:
+        return mask
+    label = labels[int(y), int(x)]
+    if label == 0:
+        # the nearest object pixel's piece: a click just beside a thin leg still picks its chair
+        rows, cols = np.nonzero(labels)
+        nearest = np.argmin((rows + 0.5 - y) ** 2 + (cols + 0.5 - x) ** 2)
+        label = labels[rows[nearest], cols[nearest]]
+    return labels == label
+
+
+def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float = 0.5,
+                    point: tuple[float, float] | None = None) -> np.ndarray:
     """A mask predicted on a framed photo, float (S, S) -> bool (H, W) in the photo's pixels:
-    the likeliest piece above ``level`` is kept (on the small map, where it is cheap), then the
-    map is cut to the photo's area and resized to the photo (empty when nothing is above level)."""
+    the likeliest piece above ``level`` is kept (on the small map, where it is cheap), or the one
+    under ``point`` (x, y), photo pixels, a user's click (piece_at); then the map is cut to the
+    photo's area and resized to the photo (empty when nothing is above level)."""
     width, height = framed.image_size
     left, top = framed.offset
-    probabilities = likeliest_piece(probabilities, level)
+    if point is None:
+        probabilities = likeliest_piece(probabilities, level)
+    else:
+        probabilities = np.asarray(probabilities, np.float32)
+        side = probabilities.shape[1]
+        at = tuple(min(v * framed.scale + o, side - 1e-3) for v, o in zip(point, (left, top)))
+        probabilities = np.where(piece_at(probabilities >= level, at), probabilities, 0.0).astype(np.float32)
     region = (left, top, left + width * framed.scale, top + height * framed.scale)
     resized = Image.fromarray(probabilities, mode="F").resize((width, height), Image.Resampling.BILINEAR,
                                                               box=region)

@@ -26,7 +26,7 @@ from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
 from recon.images import (FLAT_RANGE, PreparedImage, frame_image, likeliest_piece, load_image, probabilities_from_crop,
-                          mask_from_frame, mask_in_box, prepare_image)
+                          mask_from_frame, mask_in_box, piece_at, prepare_image)
 from recon.mesh import grid_to_mesh
 from recon.segmentation import refine_by_colour
 
@@ -151,7 +151,7 @@ class Reconstructor:
         return (whole + tiles / np.maximum(count, 1)) / 2
 
     def find_object(self, image: Image.Image, refine: bool = True, tiles: bool = True,
-                    colours: bool = True) -> np.ndarray:
+                    colours: bool = True, point: tuple[float, float] | None = None) -> np.ndarray:
         """The object's pixels in a whole photo, bool (H, W) (empty when nothing is found).
 
         The model's mask head runs on the photo letterboxed into its input and, with `tiles`, on
@@ -160,30 +160,50 @@ class Reconstructor:
         `refine` it runs again on the crop around what it found, where the object is large and its
         edges sharp, and that mask is mapped back (a second look, as a person would zoom in); with
         `colours` as well, the photo's own colours then settle its edges (recon.segmentation).
+        point (x, y), photo pixels: a user's click on the object; the piece under it (or nearest
+        to it) is kept instead of the likeliest one, at both looks (recon.images.piece_at).
+        Raises InvalidImageError when the point lies outside the photo.
         """
+        width, height = image.size
+        if point is not None:
+            x, y = (float(v) for v in point)
+            if not (np.isfinite(x) and np.isfinite(y) and 0 <= x < width and 0 <= y < height):
+                raise InvalidImageError(f"the point ({x:g}, {y:g}) lies outside the {width}x{height} photo")
+
+        def keep(probabilities: np.ndarray) -> np.ndarray:
+            if point is None:
+                return likeliest_piece(probabilities)
+            map_h, map_w = probabilities.shape
+            at = (min(point[0] * map_w / width, map_w - 1e-3), min(point[1] * map_h / height, map_h - 1e-3))
+            return np.where(piece_at(probabilities >= 0.5, at), probabilities, 0.0).astype(np.float32)
+
         if tiles:
-            found = likeliest_piece(self._search_map(image))
+            found = keep(self._search_map(image))
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
         else:
             framed = frame_image(image, self.image_size)
             probabilities = self.network.describe(self._batch([framed.pixels]))["mask"][0]
-            mask = mask_from_frame(probabilities.float().cpu().numpy(), framed)
+            mask = mask_from_frame(probabilities.float().cpu().numpy(), framed, point=point)
         if not refine or mask.mean() < MIN_OBJECT_SHARE:
             return mask
         crop = prepare_image(image, size=self.image_size, mask=mask, background="keep")
         probabilities = probabilities_from_crop(self.describe([crop])[0].mask, crop, image.size)
         refined = refine_by_colour(np.asarray(image.convert("RGB")), probabilities) if colours else probabilities >= 0.5
+        if point is not None:
+            refined = piece_at(refined, point)
         return refined if refined.mean() >= MIN_OBJECT_SHARE else mask
 
     def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None,
-                mask: np.ndarray | None = None) -> PreparedImage:
+                mask: np.ndarray | None = None, point: tuple[float, float] | None = None) -> PreparedImage:
         """Load (when given a path or bytes) and crop one photo exactly as in training.
 
         The object: an alpha channel when the photo has one (the background is then painted
         white), else `mask` (bool (H, W), e.g. find_object's, when the caller has it already),
         else the model's own mask (find_object). box (x0, y0, x1, y1), photo pixels, ends
-        exclusive: the user's correction; the crop is then made around it. Raises
-        InvalidImageError for a flat photo or an empty box.
+        exclusive: the user's correction; the crop is then made around it. point (x, y), photo
+        pixels: a user's click on the object, which picks the piece find_object keeps (ignored with
+        an alpha channel or a `mask`). Raises InvalidImageError for a flat photo, an empty box or a
+        point outside the photo.
         """
         if not isinstance(image, Image.Image):
             image = load_image(image)
@@ -193,7 +213,7 @@ class Reconstructor:
         if np.ptp(rgb) <= FLAT_RANGE:
             raise InvalidImageError("the photo is one flat colour, so there is no object to reconstruct: "
                                     "use a photo that shows the piece of furniture")
-        mask = self.find_object(image) if mask is None else np.asarray(mask, bool)
+        mask = self.find_object(image, point=point) if mask is None else np.asarray(mask, bool)
         if box is not None:
             mask = mask_in_box(mask, box)
         elif mask.mean() < MIN_OBJECT_SHARE:
@@ -239,12 +259,13 @@ class Reconstructor:
 
     def reconstruct(self, image: str | Path | bytes | Image.Image, seed: int | None = None,
                     level: float = 0.5, smoothing: str | None = "taubin",
-                    colors: str = "photo", box: tuple | None = None) -> Reconstruction:
+                    colors: str = "photo", box: tuple | None = None,
+                    point: tuple[float, float] | None = None) -> Reconstruction:
         """One photo -> grid, mesh (coloured as recon.colors.color_mesh: "photo" or "plain", from
-        the predicted camera), category and camera, with the seconds each stage took. box: see
+        the predicted camera), category and camera, with the seconds each stage took. box, point: see
         prepare."""
         clock = time.perf_counter()
-        prepared = self.prepare(image, box=box)
+        prepared = self.prepare(image, box=box, point=point)
         timings = {"preprocess": time.perf_counter() - clock}
         clock = time.perf_counter()
         (grid,) = self.predict([prepared], seed=seed)

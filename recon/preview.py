@@ -49,8 +49,9 @@ def model_input_preview(prepared: PreparedImage) -> Image.Image:
 
 
 def draw_box(image: Image.Image, points: list) -> Image.Image:
-    """The photo with the crop-box corners clicked so far (one or two [x, y] points) and, with two,
-    the box between them, drawn in a width that stays visible on large photos."""
+    """The photo with the points clicked so far ([x, y]: one is a point on the object, two are
+    opposite corners of the crop box, drawn between them), in a width that stays visible on large
+    photos."""
     from PIL import ImageDraw
 
     marked = image.convert("RGB").copy()

@@ -164,3 +164,12 @@ def canvas_hue_mix(page, selector: str, path: Path | None = None, background=(24
     dominant = edges[np.argmax(counts)] + 5.0
     distance = np.abs((hues - dominant + 180.0) % 360.0 - 180.0)
     return float((distance > 40.0).mean())
+
+
+def fetch_image(page, source: str) -> io.BytesIO:
+    """The bytes of an <img>'s source as the page sees it (a data: URL or a file the app serves)."""
+    if source.startswith("data:"):
+        import base64
+
+        return io.BytesIO(base64.b64decode(source.split(",", 1)[1]))
+    return io.BytesIO(page.request.get(source).body())

@@ -10,6 +10,7 @@ import trimesh
 from PIL import Image
 
 from recon.mesh import load_mesh
+from tests.two_pieces import CHAIR_POINT, TABLE_POINT, chair_and_table
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -109,6 +110,25 @@ def test_a_drawn_box_drives_the_crop(client, tmp_path):
         client.predict(handle_file(str(path)), box="[1, 2, 3]", api_name="/reconstruct")
     with pytest.raises(AppError, match="crop box"):
         client.predict(handle_file(str(path)), box=json.dumps([900, 900, 950, 950]), api_name="/reconstruct")
+
+
+def test_a_point_on_the_object_picks_what_is_cropped(client, tmp_path):
+    """A chair and a table side by side: a point [x, y] on either crops that one."""
+    scene, chair, table = chair_and_table()
+    path = tmp_path / "chair-and-table.png"
+    scene.save(path)
+    for point, shown, other in ((CHAIR_POINT, chair, table), (TABLE_POINT, table, chair)):
+        result = client.predict(handle_file(str(path)), box=json.dumps(point), api_name="/reconstruct")
+        preview = np.asarray(Image.open(result[2]).convert("RGB"), np.float32)
+        crop = preview[:, : preview.shape[0]]
+        size = (crop.shape[1], crop.shape[0])
+        assert np.abs(crop - np.asarray(shown.resize(size), np.float32)).mean() < \
+            np.abs(crop - np.asarray(other.resize(size), np.float32)).mean(), point
+        assert result[0] and result[1]
+    with pytest.raises(AppError, match="outside the 512x256 photo"):
+        client.predict(handle_file(str(path)), box="[600, 10]", api_name="/reconstruct")
+    with pytest.raises(AppError, match="crop box"):
+        client.predict(handle_file(str(path)), box="[10, NaN]", api_name="/reconstruct")
 
 
 def test_interpolate_gives_an_animation_and_a_strip(client):

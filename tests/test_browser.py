@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests import browser
+from tests.two_pieces import CHAIR_POINT, chair_and_table
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +108,42 @@ def test_viewer_shows_the_photos_colours(page, artifacts):
     page.timings.update({"hue_mix_photo": photo, "hue_mix_plain": plain})
     # A purple bed on a wooden frame shows two hues; the plain confidence ramp only warm ones.
     assert photo > 0.15 > plain, (photo, plain)
+
+
+def test_a_click_on_the_object_picks_what_is_cropped(page, artifacts, tmp_path):
+    """Two pieces side by side, where the finder by itself keeps the table on the right: one click
+    on the chair in the picker writes that point, and the next reconstruction crops the chair."""
+    scene, chair, table = chair_and_table()
+    path = tmp_path / "chair-and-table.png"
+    scene.save(path)
+    browser.upload_photo(page, path)
+    page.get_by_text("Wrong object or crop? Click on it, or draw a box").click()
+    picker = "#box-picker img"
+    page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && "
+                           "i.naturalWidth === 512; }", arg=picker, timeout=30_000)
+    _click_image_pixel(page, picker, *CHAIR_POINT)
+    page.wait_for_function("sel => document.querySelector(sel).value.startsWith('[')",
+                           arg="#crop-box textarea, #crop-box input", timeout=30_000)
+    point = json.loads(page.locator("#crop-box textarea, #crop-box input").first.input_value())
+    np.testing.assert_allclose(point, np.add(CHAIR_POINT, 0.5), atol=4)
+    before = page.locator("#model-input img").first.get_attribute("src")
+    browser.reset_draws(page)
+    page.get_by_role("button", name=browser.RECONSTRUCT_BUTTON).click()
+    browser.wait_for_meshes(page)
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); "
+                           "return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+                           arg=["#model-input img", before], timeout=30_000)
+    page.screenshot(path=str(artifacts / "click-on-the-object.png"), full_page=True)
+    source = page.locator("#model-input img").first.get_attribute("src")
+    preview = np.asarray(Image.open(browser.fetch_image(page, source)).convert("RGB"), np.float32)
+    crop = preview[:, : preview.shape[0]]  # the left half: the crop the models saw
+    size = (crop.shape[1], crop.shape[0])
+    assert np.abs(crop - np.asarray(chair.resize(size), np.float32)).mean() < \
+        np.abs(crop - np.asarray(table.resize(size), np.float32)).mean()
+    page.get_by_role("button", name="Clear box").click()
+    page.wait_for_function("sel => document.querySelector(sel).value === 'auto'",
+                           arg="#crop-box textarea, #crop-box input", timeout=30_000)
+    page.get_by_text("Wrong object or crop? Click on it, or draw a box").click()  # folded again
 
 
 def test_about_tab_opens_on_the_evaluation_table(page, artifacts):

@@ -265,3 +265,17 @@ def test_the_box_crop_keeps_the_found_object_inside_the_users_box(library):
     results = evaluate({"VAE": library["models"]["VAE"]}, library["train"], library["test"], library["backgrounds"],
                        conditions=("real",), max_images=2, device="cpu", crop="box")
     assert results["protocol"]["crop"] == "box" and 0 < results["conditions"]["real"]["VAE"]["mask_iou"] <= 1
+
+
+def test_a_users_click_lands_inside_the_thickest_part_of_the_object():
+    from train.evaluate import user_click
+
+    mask = np.zeros((50, 80), bool)
+    mask[10:40, 10:40] = True  # a 30 x 30 block ...
+    mask[20:24, 40:78] = True  # ... with a thin arm to the right
+    x, y = user_click(mask)
+    assert mask[int(y), int(x)] and 20 <= x <= 30 and 20 <= y <= 30
+    edge = np.zeros((50, 80), bool)
+    edge[0:10, 0:80] = True  # touching the photo's border: the border counts as the edge
+    x, y = user_click(edge)
+    assert 4 <= y <= 6

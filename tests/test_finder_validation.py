@@ -67,7 +67,7 @@ def test_validation_photos_are_seeded_composites_with_their_masks(setup):
     assert any(not np.array_equal(np.asarray(a.photo), np.asarray(b.photo)) for a, b in zip(first, other))
 
 
-def test_command_line_reports_kinds_and_the_three_crops(setup, tmp_path):
+def test_command_line_reports_kinds_the_crops_and_the_click(setup, tmp_path):
     folder, weights = setup
     main(["--data", str(folder / "train"), "--backgrounds", str(folder / "photos"), "--model", f"V=vae:{weights}",
           "--count", "6", "--seed", "3", "--out", str(tmp_path)])
@@ -81,4 +81,5 @@ def test_command_line_reports_kinds_and_the_three_crops(setup, tmp_path):
         assert set(group["reconstruction_iou"]) == set(CROPS)
         assert all(0 <= v <= 1 for v in group["reconstruction_iou"].values())
         assert 0 <= group["mask_iou"] <= 1 and 0 <= group["extent_iou"] <= 1
+        assert 0 <= group["click"]["mask_iou"] <= 1 and 0 <= group["click"]["found"] <= 1
     assert "| V | all | 6 |" in (tmp_path / "results.md").read_text()

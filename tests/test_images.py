@@ -272,3 +272,22 @@ def test_a_found_mask_narrowed_to_a_users_box():
     assert mask_in_box(found, (-10, -5, 3.4, 2.6)).sum() == 3 * 3  # rounded, clipped to the photo
     with pytest.raises(InvalidImageError, match="outside the 60x40 photo"):
         mask_in_box(found, (70, 0, 90, 10))
+
+
+def test_piece_at_keeps_the_clicked_piece_or_the_nearest_one():
+    from recon.images import piece_at
+
+    mask = np.zeros((40, 60), bool)
+    mask[5:15, 5:15] = True  # left piece
+    mask[10:35, 30:55] = True  # right piece, larger
+    left, right = np.zeros_like(mask), np.zeros_like(mask)
+    left[5:15, 5:15], right[10:35, 30:55] = True, True
+    assert np.array_equal(piece_at(mask, (9.5, 9.5)), left)
+    assert np.array_equal(piece_at(mask, (40.0, 20.0)), right)
+    assert np.array_equal(piece_at(mask, (17.0, 10.0)), left)  # beside the left piece: 3 px from it
+    assert np.array_equal(piece_at(mask, (27.0, 30.0)), right)  # beside the right one
+    assert np.array_equal(piece_at(left, (50.0, 30.0)), left)  # one piece: kept wherever the click
+    assert not piece_at(np.zeros_like(mask), (3.0, 3.0)).any()
+    for point in [(60.0, 5.0), (-1.0, 5.0), (5.0, 40.0)]:
+        with pytest.raises(InvalidImageError, match="outside"):
+            piece_at(mask, point)

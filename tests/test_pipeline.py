@@ -14,6 +14,7 @@ from recon.errors import InvalidImageError
 from recon.hub import save_weights
 from recon.models import CGANGenerator, VoxelVAE
 from recon.pipeline import CATEGORIES
+from tests.two_pieces import CHAIR_POINT, TABLE_POINT, chair_and_table
 
 TINY = dict(image_size=32, latent_dim=8, feature_dim=16, base_channels=4, decoder_channels=4)
 
@@ -139,6 +140,43 @@ def test_the_tiled_search_puts_every_pass_back_where_it_looked(tiny, size):
             assert found.shape == (height, width) and iou > 0.8, (tiles, iou)
     finally:
         finder.network, finder.image_size = original
+
+
+@pytest.mark.parametrize("tiles", [True, False])
+def test_a_click_picks_the_piece_under_it(tiny, tiles):
+    """Two red blocks, found by a head that sees red: a click on either keeps that one, a click
+    beside one keeps the nearer, and a click outside the photo is an invalid image."""
+    rgb = np.full((300, 480, 3), 190, np.uint8)
+    rgb[80:220, 40:180] = (220, 20, 20)
+    rgb[100:260, 280:440] = (220, 20, 20)
+    photo = Image.fromarray(rgb)
+    finder = tiny
+    original = finder.network, finder.image_size
+    try:
+        finder.network, finder.image_size = RedFinder(), 128
+        for point, (x0, x1) in (((110, 150), (40, 180)), ((360, 180), (280, 440)), ((240, 170), (280, 440))):
+            found = finder.find_object(photo, refine=False, tiles=tiles, point=point)
+            columns = np.flatnonzero(found.any(axis=0))
+            assert abs(columns[0] - x0) <= 6 and abs(columns[-1] + 1 - x1) <= 6, (point, columns[[0, -1]])
+        with pytest.raises(InvalidImageError, match="outside"):
+            finder.find_object(photo, point=(480, 10))
+    finally:
+        finder.network, finder.image_size = original
+
+
+def test_a_click_drives_the_crop_with_the_embedded_weights():
+    """EMBEDDED weights: two pieces of furniture side by side; a click on either crops that one,
+    whatever the finder keeps by itself."""
+    photo, _, _ = chair_and_table()
+    vae = get_reconstructor("vae", device="cpu")
+    for point, side in ((CHAIR_POINT, "left"), (TABLE_POINT, "right")):
+        found = vae.find_object(photo, point=point)
+        share = found[:, 256:].sum() / max(found.sum(), 1)
+        assert found.sum() > 2000 and (share < 0.05 if side == "left" else share > 0.95), (side, share)
+        prepared = vae.prepare(photo, point=point)
+        assert (prepared.bbox[2] <= 262) if side == "left" else (prepared.bbox[0] >= 250), prepared.bbox
+    with pytest.raises(InvalidImageError, match="outside"):
+        vae.prepare(photo, point=(-3, 10))
 
 
 def test_the_user_box_drives_the_crop(tiny):

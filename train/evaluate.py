@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.ndimage
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -201,9 +202,10 @@ def summarise_rows(per_category: dict[str, list[list[float]]]) -> dict:
             "count": len(every)}
 
 
-CROPS = ("head", "border", "true", "box")  # where the crop comes from: the model's mask head (the
-# app), the border-colour estimate the project used before it had one, the true mask (an oracle),
-# or a user's box around the object with the mask head inside it (the app's correction)
+CROPS = ("head", "border", "true", "box", "click")  # where the crop comes from: the model's mask
+# head (the app), the border-colour estimate the project used before it had one, the true mask (an
+# oracle), a user's box around the object with the mask head inside it (the app's correction), or
+# the mask head's piece under a user's click on the object (the app's lighter correction)
 BOX_MARGIN = 0.05  # a user's box: the object's extent plus this share of its size on every side
 
 
@@ -217,6 +219,14 @@ def user_box(mask: np.ndarray, margin: float = BOX_MARGIN) -> tuple[int, int, in
             min(width, int(np.ceil(x1 + dx))), min(height, int(np.ceil(y1 + dy))))
 
 
+def user_click(mask: np.ndarray) -> tuple[float, float]:
+    """Where a user would click on a true mask bool (H, W) to point at the object: its pixel
+    farthest from the mask's edge (the middle of its thickest part), (x, y) at the pixel's centre."""
+    depth = scipy.ndimage.distance_transform_edt(np.pad(np.asarray(mask, bool), 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(np.argmax(depth), depth.shape)
+    return float(col) + 0.5, float(row) + 0.5
+
+
 def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) -> np.ndarray:
     from recon.images import estimate_mask
 
@@ -226,6 +236,8 @@ def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) 
         return estimate_mask(np.asarray(photo.photo))
     if crop == "box":  # the object found in the whole photo, narrowed to the box as the app does
         return mask_in_box(reconstructor.find_object(photo.photo), box)
+    if crop == "click":
+        return reconstructor.find_object(photo.photo, point=user_click(photo.mask))
     return photo.mask
 
 

@@ -15,9 +15,11 @@ Per model, over the photos with other furniture in view and those without:
 - mask IoU of find_object against the true visible mask, and IoU of the two masks' extents (the
   crop is made from the extent, so this is what the reconstruction feels);
 - failure kinds (failure_kind): found, wrong piece, merged with its surroundings, partial;
-- reconstruction IoU at 32^3 (mode output) with three crops: the finder's ("head", as the app),
-  a user's box (the true extent plus 5 %, narrowed as the app narrows it) and the true mask; the
-  gap from "head" to "box" is what a better finder could still win.
+- reconstruction IoU at 32^3 (mode output) with four crops: the finder's ("head", as the app),
+  a user's box (the true extent plus 5 %, narrowed as the app narrows it), a user's click on the
+  object (its most inward pixel; the finder keeps the piece under it) and the true mask; the gap
+  from "head" to "box" is what a better finder could still win;
+- mask IoU and the share found with the click.
 Writes <out>/results.json and <out>/results.md.
 """
 
@@ -33,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from recon.images import bbox_from_mask, mask_in_box
-from train.evaluate import CONDITIONS, LEVEL, RESOLUTION, TestPhoto, pool_to_32, user_box
+from train.evaluate import CONDITIONS, LEVEL, RESOLUTION, TestPhoto, pool_to_32, user_box, user_click
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ FOUND_IOU = 0.6  # a found mask at least this close to the truth is the object
 WRONG_PRECISION = 0.3  # below this share of it on the object, the finder kept something else
 MERGED_RECALL = 0.7  # not found, but holding this much of the object: it spilled onto its surroundings
 KINDS = ("found", "wrong piece", "merged", "partial")
-CROPS = ("head", "box", "true")
+CROPS = ("head", "box", "click", "true")
 
 
 def mask_scores(found: np.ndarray, true: np.ndarray) -> tuple[float, float, float]:
@@ -110,9 +112,11 @@ def validation_photos(root: str, backgrounds: str, count: int, seed: int, size: 
     return photos
 
 
-def _crop_mask(reconstructor, photo: TestPhoto, found: np.ndarray, crop: str):
+def _crop_mask(photo: TestPhoto, found: np.ndarray, clicked: np.ndarray, crop: str):
     if crop == "head":
         return found, None
+    if crop == "click":
+        return clicked, None
     if crop == "box":
         box = user_box(photo.mask)
         return mask_in_box(found, box), box
@@ -122,15 +126,17 @@ def _crop_mask(reconstructor, photo: TestPhoto, found: np.ndarray, crop: str):
 def validate(reconstructor, photos: list[TestPhoto]) -> dict:
     """One model over the validation photos -> per group ("others", "alone", "all") the photo
     count, mean mask IoU, mean extent IoU, the share of each failure kind and the mean
-    reconstruction IoU of each crop in CROPS."""
+    reconstruction IoU of each crop in CROPS; with a click, the mask IoU and the share found."""
     found = [reconstructor.find_object(photo.photo) for photo in photos]
+    clicked = [reconstructor.find_object(photo.photo, point=user_click(photo.mask)) for photo in photos]
+    click_scores = np.array([mask_scores(c, p.mask)[0] for c, p in zip(clicked, photos)])
     scores = np.array([mask_scores(f, p.mask) for f, p in zip(found, photos)])
     extents = np.array([extent_iou(f, p.mask) for f, p in zip(found, photos)])
     kinds = [failure_kind(f, p.mask) for f, p in zip(found, photos)]
     ious = {}
     for crop in CROPS:
         prepared = [reconstructor.prepare(p.photo, mask=m, box=b)
-                    for p, (m, b) in ((p, _crop_mask(reconstructor, p, f, crop)) for p, f in zip(photos, found))]
+                    for p, (m, b) in ((p, _crop_mask(p, f, c, crop)) for p, f, c in zip(photos, found, clicked))]
         grids = np.concatenate([np.stack(reconstructor.predict(prepared[i:i + 32]))
                                 for i in range(0, len(prepared), 32)])
         pooled = pool_to_32(grids) >= LEVEL
@@ -145,6 +151,8 @@ def validate(reconstructor, photos: list[TestPhoto]) -> dict:
                         "mask_iou": float(scores[chosen, 0].mean()),
                         "extent_iou": float(extents[chosen].mean()),
                         "kinds": {kind: tally[kind] / int(chosen.sum()) for kind in KINDS},
+                        "click": {"mask_iou": float(click_scores[chosen].mean()),
+                                  "found": float((click_scores[chosen] >= FOUND_IOU).mean())},
                         "reconstruction_iou": {crop: float(ious[crop][chosen].mean()) for crop in CROPS}}
     return groups
 
@@ -154,14 +162,15 @@ def markdown_table(results: dict) -> str:
     lines = [f"Finder validation: {results['photos']} photos of training shapes over {results['backgrounds']} "
              f"(seed {results['seed']}).", "",
              "| model | photos | n | mask IoU | extent IoU | " + " | ".join(KINDS)
-             + " | recon IoU: finder | box | true mask |",
-             "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|---|---|"]
+             + " | with a click: mask IoU | found | recon IoU: finder | box | click | true mask |",
+             "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|---|---|---|---|---|"]
     for model, groups in results["models"].items():
         for name, group in groups.items():
             kinds = " | ".join(f"{100 * group['kinds'][k]:.0f} %" for k in KINDS)
             recon = " | ".join(f"{group['reconstruction_iou'][c]:.3f}" for c in CROPS)
             lines.append(f"| {model} | {name} | {group['photos']} | {group['mask_iou']:.3f} | "
-                         f"{group['extent_iou']:.3f} | {kinds} | {recon} |")
+                         f"{group['extent_iou']:.3f} | {kinds} | {group['click']['mask_iou']:.3f} | "
+                         f"{100 * group['click']['found']:.0f} % | {recon} |")
     return "\n".join(lines) + "\n"
 
 
