@@ -244,6 +244,17 @@ def piece_at(mask: np.ndarray, point: tuple[float, float]) -> np.ndarray:
     return labels == label
 
 
+def kept_piece(probabilities: np.ndarray, point: tuple[float, float] | None = None,
+               level: float = 0.5) -> np.ndarray:
+    """A probability map, float (h, w), with everything outside one piece above `level` set to 0:
+    the piece under `point` (x, y), pixels of the map, a user's click (piece_at), or without one
+    the likeliest piece (likeliest_piece). float32."""
+    if point is None:
+        return likeliest_piece(probabilities, level)
+    probabilities = np.asarray(probabilities, np.float32)
+    return np.where(piece_at(probabilities >= level, point), probabilities, 0.0).astype(np.float32)
+
+
 def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float = 0.5,
                     point: tuple[float, float] | None = None) -> np.ndarray:
     """A mask predicted on a framed photo, float (S, S) -> bool (H, W) in the photo's pixels:
@@ -252,13 +263,10 @@ def mask_from_frame(probabilities: np.ndarray, framed: FramedImage, level: float
     photo's area and resized to the photo (empty when nothing is above level)."""
     width, height = framed.image_size
     left, top = framed.offset
-    if point is None:
-        probabilities = likeliest_piece(probabilities, level)
-    else:
-        probabilities = np.asarray(probabilities, np.float32)
-        side = probabilities.shape[1]
-        at = tuple(min(v * framed.scale + o, side - 1e-3) for v, o in zip(point, (left, top)))
-        probabilities = np.where(piece_at(probabilities >= level, at), probabilities, 0.0).astype(np.float32)
+    if point is not None:
+        side = np.shape(probabilities)[1]
+        point = tuple(min(v * framed.scale + o, side - 1e-3) for v, o in zip(point, (left, top)))
+    probabilities = kept_piece(probabilities, point, level)
     region = (left, top, left + width * framed.scale, top + height * framed.scale)
     resized = Image.fromarray(probabilities, mode="F").resize((width, height), Image.Resampling.BILINEAR,
                                                               box=region)

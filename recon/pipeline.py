@@ -25,7 +25,7 @@ from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
-from recon.images import (FLAT_RANGE, PreparedImage, frame_image, likeliest_piece, load_image, probabilities_from_crop,
+from recon.images import (FLAT_RANGE, PreparedImage, frame_image, kept_piece, load_image, probabilities_from_crop,
                           mask_from_frame, mask_in_box, piece_at, prepare_image)
 from recon.mesh import grid_to_mesh
 from recon.segmentation import refine_by_colour
@@ -170,15 +170,12 @@ class Reconstructor:
             if not (np.isfinite(x) and np.isfinite(y) and 0 <= x < width and 0 <= y < height):
                 raise InvalidImageError(f"the point ({x:g}, {y:g}) lies outside the {width}x{height} photo")
 
-        def keep(probabilities: np.ndarray) -> np.ndarray:
-            if point is None:
-                return likeliest_piece(probabilities)
-            map_h, map_w = probabilities.shape
-            at = (min(point[0] * map_w / width, map_w - 1e-3), min(point[1] * map_h / height, map_h - 1e-3))
-            return np.where(piece_at(probabilities >= 0.5, at), probabilities, 0.0).astype(np.float32)
-
         if tiles:
-            found = keep(self._search_map(image))
+            search = self._search_map(image)
+            map_h, map_w = search.shape
+            at = None if point is None else (min(point[0] * map_w / width, map_w - 1e-3),
+                                             min(point[1] * map_h / height, map_h - 1e-3))
+            found = kept_piece(search, at)
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
         else:
             framed = frame_image(image, self.image_size)

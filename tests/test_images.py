@@ -291,3 +291,18 @@ def test_piece_at_keeps_the_clicked_piece_or_the_nearest_one():
     for point in [(60.0, 5.0), (-1.0, 5.0), (5.0, 40.0)]:
         with pytest.raises(InvalidImageError, match="outside"):
             piece_at(mask, point)
+
+
+def test_kept_piece_keeps_the_clicked_piece_or_else_the_likeliest():
+    """The map keeps its values on one piece only: the clicked one (even the smaller, off-centre
+    piece), or without a click the likeliest (here the large centred one)."""
+    from recon.images import kept_piece
+
+    probabilities = np.zeros((40, 40), np.float32)
+    probabilities[2:8, 2:8] = 0.9  # small, in a corner
+    probabilities[12:30, 12:30] = 0.7  # large, centred
+    clicked = kept_piece(probabilities, (4.0, 4.0))
+    assert clicked.dtype == np.float32
+    assert (clicked[2:8, 2:8] == 0.9).all() and not clicked[12:30, 12:30].any()
+    likeliest = kept_piece(probabilities)
+    assert (likeliest[12:30, 12:30] == 0.7).all() and not likeliest[2:8, 2:8].any()
