@@ -572,11 +572,15 @@ def _training_curves() -> list[str]:
     return sorted(str(p) for p in WEIGHTS.glob("*/*.png"))
 
 
-def _evaluation_table() -> str:
+def _evaluation_sections() -> tuple[str, str]:
+    """EVALUATION.md as (the targets table and where each model wins, how it was measured with the
+    full results and ablations): the About tab shows the first and folds the second away."""
     for candidate in (WEIGHTS / "EVALUATION.md", WEIGHTS / "evaluation.md"):
         if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    return "*The evaluation table appears here once `python -m train.evaluate` has written it.*"
+            text = candidate.read_text(encoding="utf-8")
+            summary, marker, details = text.partition("\n## How it was measured")
+            return summary, (marker + details).lstrip("\n")
+    return "*The evaluation table appears here once `python -m train.evaluate` has written it.*", ""
 
 
 DATA_CREDITS = """Trained on procedurally generated furniture (beds, bookcases, chairs, desks, sofas, tables,
@@ -762,7 +766,11 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
 
     with gr.Tab("About"):
         # What a visitor comes for first: how well the models do, with pictures; details fold away.
-        gr.Markdown("## Evaluation\n" + _evaluation_table(), elem_id="evaluation")
+        summary, details = _evaluation_sections()
+        gr.Markdown("## Evaluation\n" + summary, elem_id="evaluation")
+        if details:
+            with gr.Accordion("How it was measured: protocol, every figure, ablations", open=False):
+                gr.Markdown(details)
         if (WEIGHTS / "comparison.png").is_file():
             gr.Image(str(WEIGHTS / "comparison.png"), label="The same photos: cGAN samples | VAE samples",
                      interactive=False, show_label=True)

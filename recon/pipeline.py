@@ -151,7 +151,8 @@ class Reconstructor:
         return (whole + tiles / np.maximum(count, 1)) / 2
 
     def find_object(self, image: Image.Image, refine: bool = True, tiles: bool = True,
-                    colours: bool = True, point: tuple[float, float] | None = None) -> np.ndarray:
+                    colours: bool = True, point: tuple[float, float] | None = None,
+                    others: tuple["Reconstructor", ...] = ()) -> np.ndarray:
         """The object's pixels in a whole photo, bool (H, W) (empty when nothing is found).
 
         The model's mask head runs on the photo letterboxed into its input and, with `tiles`, on
@@ -162,8 +163,15 @@ class Reconstructor:
         `colours` as well, the photo's own colours then settle its edges (recon.segmentation).
         point (x, y), photo pixels: a user's click on the object; the piece under it (or nearest
         to it) is kept instead of the likeliest one, at both looks (recon.images.piece_at).
-        Raises InvalidImageError when the point lies outside the photo.
+        others: more loaded models whose mask heads look too; every map is the mean of all the
+        heads' maps (an ensemble: the app finds the object once, with both models, and crops both
+        models' inputs alike). Raises InvalidImageError when the point lies outside the photo, and
+        ValueError when the models' input sizes differ.
         """
+        finders = (self, *others)
+        if any(finder.image_size != self.image_size for finder in finders):
+            raise ValueError("models that find an object together need one input size, got "
+                             + ", ".join(str(finder.image_size) for finder in finders))
         width, height = image.size
         if point is not None:
             x, y = (float(v) for v in point)
@@ -171,7 +179,7 @@ class Reconstructor:
                 raise InvalidImageError(f"the point ({x:g}, {y:g}) lies outside the {width}x{height} photo")
 
         if tiles:
-            search = self._search_map(image)
+            search = np.mean([finder._search_map(image) for finder in finders], axis=0)
             map_h, map_w = search.shape
             at = None if point is None else (min(point[0] * map_w / width, map_w - 1e-3),
                                              min(point[1] * map_h / height, map_h - 1e-3))
@@ -179,12 +187,14 @@ class Reconstructor:
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
         else:
             framed = frame_image(image, self.image_size)
-            probabilities = self.network.describe(self._batch([framed.pixels]))["mask"][0]
-            mask = mask_from_frame(probabilities.float().cpu().numpy(), framed, point=point)
+            probabilities = np.mean([finder.network.describe(finder._batch([framed.pixels]))["mask"][0]
+                                     .float().cpu().numpy() for finder in finders], axis=0)
+            mask = mask_from_frame(probabilities, framed, point=point)
         if not refine or mask.mean() < MIN_OBJECT_SHARE:
             return mask
         crop = prepare_image(image, size=self.image_size, mask=mask, background="keep")
-        probabilities = probabilities_from_crop(self.describe([crop])[0].mask, crop, image.size)
+        probabilities = probabilities_from_crop(np.mean([finder.describe([crop])[0].mask for finder in finders], axis=0),
+                                                crop, image.size)
         refined = refine_by_colour(np.asarray(image.convert("RGB")), probabilities) if colours else probabilities >= 0.5
         if point is not None:
             refined = piece_at(refined, point)

@@ -245,7 +245,9 @@ def test_about_tab_cards_have_no_unreachable_images_and_carry_the_evaluation():
     for kind in ("cgan", "vae"):
         card = app._model_card(kind)
         assert "![" not in card and "## Evaluation" in card and "silhouette retrieval" in card
-    assert "silhouette retrieval" in app._evaluation_table()
+    summary, details = app._evaluation_sections()
+    assert "Against the targets" in summary and "How it was measured" not in summary
+    assert details.startswith("## How it was measured") and "silhouette retrieval" in details
     assert len(app._training_curves()) == 2
 
 

@@ -158,7 +158,9 @@ def test_about_tab_opens_on_the_evaluation_table(page, artifacts):
     page.timings["about_page_height_px"] = height
     page.set_viewport_size({"width": 1400, "height": 1000})  # back to the other tests' size
     assert box["y"] < 900, box  # on the first screen, no scrolling
-    assert height < 4000, height  # model cards and credits are folded away
+    assert height < 4000, height  # the protocol, model cards and credits are folded away
+    page.get_by_text("How it was measured: protocol").click()
+    page.get_by_text("a whole library that training never saw").first.wait_for(state="visible", timeout=10_000)
 
 
 def _click_image_pixel(page, selector: str, x: float, y: float) -> None:

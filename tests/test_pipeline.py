@@ -4,6 +4,7 @@ Tests taking `reconstructor` or calling get_reconstructor without weights use th
 (recon/weights/); the others build tiny untrained models and save them into a temp folder.
 """
 
+import copy
 import numpy as np
 import pytest
 import torch
@@ -162,6 +163,38 @@ def test_a_click_picks_the_piece_under_it(tiny, tiles):
             finder.find_object(photo, point=(480, 10))
     finally:
         finder.network, finder.image_size = original
+
+
+class TwoToneFinder:
+    """A stand-in mask head that gives red pixels one probability and orange pixels another."""
+
+    def __init__(self, red: float, orange: float):
+        self.red, self.orange = red, orange
+
+    def describe(self, batch):
+        warm = (batch[:, 0] > 0.4) & (batch[:, 2] < -0.4)
+        red, orange = warm & (batch[:, 1] < -0.4), warm & (batch[:, 1] > -0.2) & (batch[:, 1] < 0.4)
+        return {"mask": self.red * red.float() + self.orange * orange.float()}
+
+
+@pytest.mark.parametrize("tiles", [True, False])
+def test_models_that_find_the_object_together_average_their_heads(tiny, tiles):
+    """A block half red, half orange: one head is sure only of the red half, the other only of
+    the orange half; each alone keeps its half, the two together (mean 0.6) the whole block."""
+    rgb = np.full((240, 320, 3), 190, np.uint8)
+    rgb[60:180, 80:160] = (220, 20, 20)
+    rgb[60:180, 160:240] = (230, 140, 20)
+    photo = Image.fromarray(rgb)
+    red, orange = copy.copy(tiny), copy.copy(tiny)  # the fixture's own network stays as it is
+    red.network, red.image_size = TwoToneFinder(0.9, 0.3), 128
+    orange.network, orange.image_size = TwoToneFinder(0.3, 0.9), 128
+    for finder, others, (x0, x1) in ((red, (), (80, 160)), (orange, (), (160, 240)), (red, (orange,), (80, 240))):
+        found = finder.find_object(photo, refine=False, tiles=tiles, others=others)
+        columns = np.flatnonzero(found.any(axis=0))
+        assert abs(columns[0] - x0) <= 6 and abs(columns[-1] + 1 - x1) <= 6, (len(others), columns[[0, -1]])
+    orange.image_size = 64
+    with pytest.raises(ValueError, match="one input size"):
+        red.find_object(photo, others=(orange,))
 
 
 def test_a_click_drives_the_crop_with_the_embedded_weights():
