@@ -189,12 +189,18 @@ def ar_defaults(details: dict) -> tuple[float, float]:
     return round(width, 2), 5.0 * round(rotation / 5.0)
 
 
-def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder, colors="photo", box=None,
-               point=None):
-    """One model on one photo -> (prepared image, files by format or {}, info markdown, sidecar)."""
+def _prepare_for_both(image, box=None, point=None):
+    """One photo -> the crop both models see, the object found once by both models' mask heads
+    together (an alpha channel, a box or a point as the user gave them), and the seconds it took."""
+    clock = time.perf_counter()
+    prepared = get_reconstructor("cgan").prepare(image, box=box, point=point, others=(get_reconstructor("vae"),))
+    return prepared, time.perf_counter() - clock
+
+
+def _run_model(kind, prepared, level, resolution, smoothing, seed, samples, folder, colors="photo"):
+    """One model on one prepared photo -> (files by format or {}, info markdown, sidecar)."""
     clock = time.perf_counter()
     reconstructor = get_reconstructor(kind)
-    prepared = reconstructor.prepare(image, box=box, point=point)
     (reading,) = reconstructor.describe([prepared])
     grids = reconstructor.predict([prepared] * samples, seed=seed)
     grids = [preview.upsample_probabilities(grid, resolution) for grid in grids]
@@ -228,7 +234,7 @@ def _run_model(kind, image, level, resolution, smoothing, seed, samples, folder,
     if agreement is not None:
         unsure = float((agreement[grid >= level] < 0.5).mean()) if voxels else 0.0
         lines[-1] += f" · {samples} samples, {unsure:.0%} of the shape unsure (red)"
-    return prepared, files, "  \n".join(lines), details
+    return files, "  \n".join(lines), details
 
 
 @spaces.GPU(duration=60)
@@ -257,13 +263,16 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     image = _open_photo(photo)
     crop_box, point = _crop_prompt(box, image.size)
     folder = _scratch_dir()
-    progress(0.2, desc="Running the cGAN")
-    prepared, cgan_files, cgan_info, cgan_details = _run_model("cgan", image, level, resolution, smoothing,
-                                                               seed, samples, folder, colors, crop_box, point)
-    progress(0.6, desc="Running the VAE")
+    progress(0.1, desc="Finding the object")
+    prepared, finding_s = _prepare_for_both(image, crop_box, point)
+    progress(0.3, desc="Running the cGAN")
+    cgan_files, cgan_info, cgan_details = _run_model("cgan", prepared, level, resolution, smoothing,
+                                                     seed, samples, folder, colors)
+    progress(0.65, desc="Running the VAE")
     vae_seed = seed if vae_mode == "sampled" else None
-    _, vae_files, vae_info, vae_details = _run_model("vae", image, level, resolution, smoothing, vae_seed, 1,
-                                                     folder, colors, crop_box, point)
+    vae_files, vae_info, vae_details = _run_model("vae", prepared, level, resolution, smoothing, vae_seed, 1,
+                                                  folder, colors)
+    logger.info("object found by both models' heads in %.2f s", finding_s)
     progress(1.0, desc="Done")
     return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
             preview.model_input_preview(prepared), cgan_info, vae_info,
@@ -590,9 +599,9 @@ layout on plain and room backgrounds. The Sweet Home 3D models, by library:
 
 ABOUT = """
 ### How it works
-Each model first looks at the whole photo and finds the object with a mask head on its image
-encoder (an alpha channel, a box you draw or a click on it wins); the photo is cropped around it (the crop and
-mask are shown under the upload) and fed to two generators trained on the same data: a
+Both models first look at the whole photo and find the object together, with the mask heads on
+their image encoders (an alpha channel, a box you draw or a click on it wins); the photo is cropped
+around it, one crop for both (shown under the upload), and fed to two generators trained alike: a
 **conditional GAN** (image + random latent -> voxels, judged by a 3D patch discriminator that
 sees the photo's features) and a **VAE** (image -> latent Gaussian -> voxels). Both share the
 encoder design (EfficientNet-Lite0, ImageNet-pretrained, fine-tuned) and its heads: the object

@@ -201,7 +201,8 @@ class Reconstructor:
         return refined if refined.mean() >= MIN_OBJECT_SHARE else mask
 
     def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None,
-                mask: np.ndarray | None = None, point: tuple[float, float] | None = None) -> PreparedImage:
+                mask: np.ndarray | None = None, point: tuple[float, float] | None = None,
+                others: tuple["Reconstructor", ...] = ()) -> PreparedImage:
         """Load (when given a path or bytes) and crop one photo exactly as in training.
 
         The object: an alpha channel when the photo has one (the background is then painted
@@ -209,8 +210,9 @@ class Reconstructor:
         else the model's own mask (find_object). box (x0, y0, x1, y1), photo pixels, ends
         exclusive: the user's correction; the crop is then made around it. point (x, y), photo
         pixels: a user's click on the object, which picks the piece find_object keeps (ignored with
-        an alpha channel or a `mask`). Raises InvalidImageError for a flat photo, an empty box or a
-        point outside the photo.
+        an alpha channel or a `mask`). others: more models that find the object with this one
+        (find_object); the crop then serves each of them (one input size). Raises InvalidImageError
+        for a flat photo, an empty box or a point outside the photo.
         """
         if not isinstance(image, Image.Image):
             image = load_image(image)
@@ -220,7 +222,7 @@ class Reconstructor:
         if np.ptp(rgb) <= FLAT_RANGE:
             raise InvalidImageError("the photo is one flat colour, so there is no object to reconstruct: "
                                     "use a photo that shows the piece of furniture")
-        mask = self.find_object(image, point=point) if mask is None else np.asarray(mask, bool)
+        mask = self.find_object(image, point=point, others=others) if mask is None else np.asarray(mask, bool)
         if box is not None:
             mask = mask_in_box(mask, box)
         elif mask.mean() < MIN_OBJECT_SHARE:

@@ -83,3 +83,24 @@ def test_command_line_reports_kinds_the_crops_and_the_click(setup, tmp_path):
         assert 0 <= group["mask_iou"] <= 1 and 0 <= group["extent_iou"] <= 1
         assert 0 <= group["click"]["mask_iou"] <= 1 and 0 <= group["click"]["found"] <= 1
     assert "| V | all | 6 |" in (tmp_path / "results.md").read_text()
+
+
+def test_joint_finding_gives_every_model_the_same_mask(setup, tmp_path):
+    """--joint (the app's way): both models find the object with both heads, so their mask
+    figures agree; on their own heads the two tiny models' masks differ."""
+    folder, weights = setup
+    torch.manual_seed(1)
+    other = save_weights(VoxelVAE(**SIZES).eval(), folder / "vae-other")
+    common = ["--data", str(folder / "train"), "--backgrounds", str(folder / "photos"), "--model", f"A=vae:{weights}",
+              "--model", f"B=vae:{other}", "--count", "6", "--seed", "3"]
+    figures = {}
+    for joint in (False, True):
+        out = tmp_path / str(joint)
+        main(common + ["--out", str(out)] + (["--joint"] if joint else []))
+        results = json.loads((out / "results.json").read_text())
+        assert results["joint"] is joint
+        figures[joint] = [(results["models"][m]["all"]["mask_iou"], results["models"][m]["all"]["extent_iou"])
+                          for m in ("A", "B")]
+    assert figures[True][0] == figures[True][1]
+    assert figures[False][0] != figures[False][1], figures
+    assert "mask heads together" in (tmp_path / "True" / "results.md").read_text()

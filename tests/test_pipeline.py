@@ -174,7 +174,10 @@ class TwoToneFinder:
     def describe(self, batch):
         warm = (batch[:, 0] > 0.4) & (batch[:, 2] < -0.4)
         red, orange = warm & (batch[:, 1] < -0.4), warm & (batch[:, 1] > -0.2) & (batch[:, 1] < 0.4)
-        return {"mask": self.red * red.float() + self.orange * orange.float()}
+        count = batch.shape[0]
+        return {"mask": self.red * red.float() + self.orange * orange.float(),
+                "category": torch.full((count, len(CATEGORIES)), 1 / len(CATEGORIES)),
+                "azimuth": torch.zeros(count), "elevation": torch.zeros(count)}
 
 
 @pytest.mark.parametrize("tiles", [True, False])
@@ -192,6 +195,8 @@ def test_models_that_find_the_object_together_average_their_heads(tiny, tiles):
         found = finder.find_object(photo, refine=False, tiles=tiles, others=others)
         columns = np.flatnonzero(found.any(axis=0))
         assert abs(columns[0] - x0) <= 6 and abs(columns[-1] + 1 - x1) <= 6, (len(others), columns[[0, -1]])
+    x0, _, x1, _ = red.prepare(photo, others=(orange,)).bbox  # the crop around the whole block
+    assert abs(x0 - 80) <= 6 and abs(x1 - 240) <= 6, (x0, x1)
     orange.image_size = 64
     with pytest.raises(ValueError, match="one input size"):
         red.find_object(photo, others=(orange,))

@@ -202,10 +202,12 @@ def summarise_rows(per_category: dict[str, list[list[float]]]) -> dict:
             "count": len(every)}
 
 
-CROPS = ("head", "border", "true", "box", "click")  # where the crop comes from: the model's mask
-# head (the app), the border-colour estimate the project used before it had one, the true mask (an
-# oracle), a user's box around the object with the mask head inside it (the app's correction), or
-# the mask head's piece under a user's click on the object (the app's lighter correction)
+CROPS = ("head", "joint", "border", "true", "box", "click")  # where the crop comes from: the
+# model's own mask head, every evaluated model's heads together (find_object(others=...): the app,
+# which finds the object once with both models and crops both alike), the border-colour estimate
+# the project used before it had a head, the true mask (an oracle), a user's box around the object
+# with the mask head inside it (the app's correction), or the mask head's piece under a user's
+# click on the object (the app's lighter correction)
 BOX_MARGIN = 0.05  # a user's box: the object's extent plus this share of its size on every side
 
 
@@ -242,13 +244,15 @@ def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) 
 
 
 def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, classifier, seed: int = 0,
-                crop: str = "head") -> dict:
+                crop: str = "head", masks: list[np.ndarray] | None = None) -> dict:
     """The model through the app's pipeline on every photo -> accuracy, heads and its own kind's
-    metrics. crop: one of CROPS (the app uses "head"; the others are ablations)."""
+    metrics. crop: one of CROPS; masks: the object masks found already, one per photo (for
+    "joint", found once for every model)."""
     from recon.generative_metrics import crispness, frechet_distance, pairwise_diversity, voxel_features
 
     boxes = [user_box(photo.mask) if crop == "box" else None for photo in photos]
-    found = [_object_mask(reconstructor, photo, crop, box) for photo, box in zip(photos, boxes)]
+    found = masks if masks is not None else [_object_mask(reconstructor, photo, crop, box)
+                                             for photo, box in zip(photos, boxes)]
     prepared = [reconstructor.prepare(photo.photo, mask=mask, box=box) for photo, mask, box in zip(photos, found, boxes)]
     grids = np.concatenate([np.stack(reconstructor.predict(prepared[i:i + 32]))
                             for i in range(0, len(prepared), 32)])
@@ -324,8 +328,12 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             BASELINES[1]: score_method(lambda p: category_means.get(p.category, global_mean).grid, photos, points),
             BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
         }
+        shared = None
+        if crop == "joint":
+            first, *rest = reconstructors.values()
+            shared = [first.find_object(photo.photo, others=tuple(rest)) for photo in photos]
         for name, reconstructor in reconstructors.items():
-            table[name] = score_model(reconstructor, photos, points, classifier, seed, crop)
+            table[name] = score_model(reconstructor, photos, points, classifier, seed, crop, shared)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
         results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos],
@@ -506,8 +514,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-images", type=int, default=None, help="score only the first N photos")
     parser.add_argument("--every", type=int, default=1, help="score every N-th photo (a spread-out subset)")
     parser.add_argument("--crop", choices=CROPS, default="head",
-                        help="object mask for the crop: the model's head (as the app), border colour, true, "
-                             "or a user's box around the true mask with the head inside it")
+                        help="object mask for the crop: the model's own head, every --model's heads together "
+                             "(as the app), border colour, true, a user's box around the true mask with the "
+                             "head inside it, or the head's piece under a user's click")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -123,12 +123,14 @@ def _crop_mask(photo: TestPhoto, found: np.ndarray, clicked: np.ndarray, crop: s
     return photo.mask, None
 
 
-def validate(reconstructor, photos: list[TestPhoto]) -> dict:
+def validate(reconstructor, photos: list[TestPhoto], others: tuple = ()) -> dict:
     """One model over the validation photos -> per group ("others", "alone", "all") the photo
     count, mean mask IoU, mean extent IoU, the share of each failure kind and the mean
-    reconstruction IoU of each crop in CROPS; with a click, the mask IoU and the share found."""
-    found = [reconstructor.find_object(photo.photo) for photo in photos]
-    clicked = [reconstructor.find_object(photo.photo, point=user_click(photo.mask)) for photo in photos]
+    reconstruction IoU of each crop in CROPS; with a click, the mask IoU and the share found.
+    others: more models whose mask heads find the object with this one's (find_object)."""
+    found = [reconstructor.find_object(photo.photo, others=others) for photo in photos]
+    clicked = [reconstructor.find_object(photo.photo, point=user_click(photo.mask), others=others)
+               for photo in photos]
     click_scores = np.array([mask_scores(c, p.mask)[0] for c, p in zip(clicked, photos)])
     scores = np.array([mask_scores(f, p.mask) for f, p in zip(found, photos)])
     extents = np.array([extent_iou(f, p.mask) for f, p in zip(found, photos)])
@@ -159,8 +161,9 @@ def validate(reconstructor, photos: list[TestPhoto]) -> dict:
 
 def markdown_table(results: dict) -> str:
     """results.json -> a table, one row per model and group."""
+    finder = ("every model's mask heads together" if results.get("joint") else "each model's own mask head")
     lines = [f"Finder validation: {results['photos']} photos of training shapes over {results['backgrounds']} "
-             f"(seed {results['seed']}).", "",
+             f"(seed {results['seed']}); the object found by {finder}.", "",
              "| model | photos | n | mask IoU | extent IoU | " + " | ".join(KINDS)
              + " | with a click: mask IoU | found | recon IoU: finder | box | click | true mask |",
              "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|---|---|---|---|---|"]
@@ -184,15 +187,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", action="append", type=_model_argument, required=True, help='"NAME=kind:weights"')
     parser.add_argument("--count", type=int, default=250)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--joint", action="store_true",
+                        help="every model finds the object with all the --model's heads together, as the app does")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     photos = validation_photos(args.data, args.backgrounds, args.count, args.seed)
     log.info("%d validation photos, %d with other furniture", len(photos), sum(p.others > 0 for p in photos))
+    models = {name: Reconstructor(kind, weights, args.device) for name, (kind, weights) in args.model}
     results = {"photos": len(photos), "seed": args.seed, "data": args.data, "backgrounds": args.backgrounds,
-               "models": {name: validate(Reconstructor(kind, weights, args.device), photos)
-                          for name, (kind, weights) in args.model}}
+               "joint": args.joint,
+               "models": {name: validate(model, photos, tuple(m for m in models.values() if m is not model)
+                                         if args.joint else ())
+                          for name, model in models.items()}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
