@@ -178,15 +178,26 @@ def test_results_of_one_process_per_model_merge_per_condition(tmp_path):
     assert merged["generators"] == {"VAE": {"fvd": 20}}
 
 
-def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, evaluated, tmp_path):
+def test_by_default_the_models_find_the_object_together_as_the_app_does(evaluated):
+    """--crop joint (the default): one mask per photo from both heads, so both models score the
+    same mask IoU, and the protocol says so."""
+    assert evaluated["protocol"]["crop"] == "joint" and "together" in evaluated["protocol"]["pipeline"]
+    for table in evaluated["conditions"].values():
+        assert table["cGAN"]["mask_iou"] == table["VAE"]["mask_iou"]
+
+
+def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, tmp_path):
     """A process of its own for one model draws the same resamples of the test pieces, so results
-    merged from one process per model give the joint run's intervals, paired FVD difference included."""
+    merged from one process per model give the joint run's intervals, paired FVD difference included
+    (each model finding the object with its own head: --crop head; --crop joint needs them together)."""
     import copy
 
     from train.evaluate import interval_summary, merge_results, write_results
 
+    evaluated = evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                         conditions=("white",), max_images=4, device="cpu", crop="head")
     alone = evaluate({"cGAN": library["models"]["cGAN"]}, library["train"], library["test"], library["backgrounds"],
-                     conditions=("white",), max_images=4, device="cpu")
+                     conditions=("white",), max_images=4, device="cpu", crop="head")
     assert alone["conditions"]["white"]["cGAN"]["fvd_draws"] == evaluated["conditions"]["white"]["cGAN"]["fvd_draws"]
     vae_part = copy.deepcopy(evaluated)
     for table in vae_part["conditions"].values():

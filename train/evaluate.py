@@ -12,8 +12,9 @@ Protocol (also written into the outputs):
   trained on: the sample images of scikit-image and OpenCV, evaluation/reserved_backgrounds.py;
   with contact shadow, other furniture partly in view, colour shift, blur, noise and JPEG as
   train.data.composite draws them). The same photos for every method (seeded per image);
-- the models run exactly as the app runs them (recon.pipeline.Reconstructor): their own mask head
-  finds the object in the whole photo, the crop is made around it, the prediction is pooled
+- the models run exactly as the app runs them (recon.pipeline.Reconstructor): the mask heads of
+  all the models evaluated together find the object in the whole photo (--crop joint, the
+  default; one model alone uses its own), the crop is made around it, the prediction is pooled
   (log-odds) with the left-right mirrored photo's; cGAN at z = 0, VAE at mu;
 - IoU at 32^3 (probabilities max-pooled to 32^3, threshold 0.5, no re-alignment, no threshold
   search for the networks); F-score at 1 % and 2 % of the cube side (20,000 surface points);
@@ -304,7 +305,7 @@ def prior_realism(reconstructor, reference_grids: np.ndarray, classifier, seed: 
 
 def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_roots: list[str],
              backgrounds_eval: str, conditions=tuple(CONDITIONS), seed: int = 0, max_images: int | None = None,
-             device: str = "auto", every: int = 1, crop: str = "head") -> dict:
+             device: str = "auto", every: int = 1, crop: str = "joint") -> dict:
     """models: {name: (kind, weights)}; every: score every n-th photo only (spread over the
     categories, unlike max_images); crop: see CROPS. Returns the results dict of results.json."""
     from recon.generative_metrics import load_voxel_classifier
@@ -319,7 +320,7 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
     banks = {"photo": BackgroundBank(backgrounds_eval, sources)}
     points = SurfacePoints()
     results = {"conditions": {}, "photos": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
-                                                               category_means, len(train_grids))}
+                                                               category_means, len(train_grids), crop)}
     for condition in conditions:
         photos = test_photos(test_roots, condition, banks, seed)[::every][:max_images]
         log.info("%s: %d test photos", condition, len(photos))
@@ -329,7 +330,7 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
         }
         shared = None
-        if crop == "joint":
+        if crop == "joint" and len(reconstructors) > 1:
             first, *rest = reconstructors.values()
             shared = [first.find_object(photo.photo, others=tuple(rest)) for photo in photos]
         for name, reconstructor in reconstructors.items():
@@ -345,12 +346,20 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
     return results
 
 
-def protocol_record(train_roots, test_roots, sources, global_mean, category_means, train_models) -> dict:
+FINDERS = {"head": "each model's own mask head finds the object",
+           "joint": "the mask heads of the models evaluated together find the object (one crop for all)",
+           "border": "the border-colour estimate finds the object", "true": "the true mask gives the crop",
+           "box": "a user's box around the true mask, the model's own mask head inside it",
+           "click": "a user's click on the object, the model's own mask head keeping the piece under it"}
+
+
+def protocol_record(train_roots, test_roots, sources, global_mean, category_means, train_models,
+                    crop: str = "joint") -> dict:
     return {
         "test": f"every view of {', '.join(test_roots)} (models and library unseen in training), composited "
                 "into a square frame (object 30-90 % of it); conditions: white, and real = reserved photographs "
                 f"({', '.join(sources)}) with shadow, clutter, colour shift, blur, noise, JPEG",
-        "pipeline": "recon.pipeline.Reconstructor as in the app: own mask head finds the object, crop, "
+        "pipeline": f"recon.pipeline.Reconstructor as in the app: {FINDERS[crop]}, crop, "
                     "prediction pooled in log-odds with the mirrored photo's; cGAN z = 0, VAE mu",
         "resolution": RESOLUTION, "iou_threshold": LEVEL, "f_score_thresholds": list(F_THRESHOLDS),
         "f_score_points": F_POINTS, "alignment": "none", "threshold_search": "none for the networks",
@@ -513,7 +522,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--max-images", type=int, default=None, help="score only the first N photos")
     parser.add_argument("--every", type=int, default=1, help="score every N-th photo (a spread-out subset)")
-    parser.add_argument("--crop", choices=CROPS, default="head",
+    parser.add_argument("--crop", choices=CROPS, default="joint",
                         help="object mask for the crop: the model's own head, every --model's heads together "
                              "(as the app), border colour, true, a user's box around the true mask with the "
                              "head inside it, or the head's piece under a user's click")
