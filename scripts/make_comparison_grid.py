@@ -52,8 +52,8 @@ def main(argv=None) -> None:
         thumbnail = Image.open(photo).convert("RGB")
         thumbnail.thumbnail((TILE, TILE))
         sheet.paste(thumbnail, ((TILE - thumbnail.width) // 2, top + (TILE - thumbnail.height) // 2))
+        prepared = cgan.prepare(photo, others=(vae,))  # one crop for both, found by both heads (the app)
         for column, reconstructor in ((1, cgan), (1 + args.samples, vae)):
-            prepared = reconstructor.prepare(photo)
             for k in range(args.samples):
                 sheet.paste(tile_of(reconstructor, prepared, k), ((column + k) * TILE, top))
     args.out.parent.mkdir(parents=True, exist_ok=True)
