@@ -17,6 +17,7 @@ SURE_OBJECT = 0.9
 SURE_BACKGROUND = 0.1
 WORK_SIDE = 256  # GrabCut runs with the photo's longer side at most this (the evaluated photos' size)
 ITERATIONS = 4
+RNG_SEED = 0  # GrabCut's k-means draws from OpenCV's global generator: seeded, one photo, one mask
 
 
 def refine_by_colour(rgb: np.ndarray, probabilities: np.ndarray, level: float = 0.5) -> np.ndarray:
@@ -24,7 +25,8 @@ def refine_by_colour(rgb: np.ndarray, probabilities: np.ndarray, level: float = 
     probabilities float (H, W) in [0, 1] on the same pixels.
 
     Falls back to `probabilities >= level` when GrabCut has nothing to work from: no pixel certainly
-    object or none certainly background.
+    object or none certainly background. Deterministic: OpenCV's global generator, which GrabCut's
+    colour models start from, is seeded first (RNG_SEED).
     """
     height, width = probabilities.shape
     scale = min(1.0, WORK_SIDE / max(height, width))
@@ -37,6 +39,7 @@ def refine_by_colour(rgb: np.ndarray, probabilities: np.ndarray, level: float = 
     labels[seeds >= SURE_OBJECT] = cv2.GC_FGD
     if not (labels == cv2.GC_FGD).any() or not (labels == cv2.GC_BGD).any():
         return np.asarray(probabilities) >= level
+    cv2.setRNGSeed(RNG_SEED)
     cv2.grabCut(small, labels, None, np.zeros((1, 65)), np.zeros((1, 65)), ITERATIONS, cv2.GC_INIT_WITH_MASK)
     found = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.float32)
     return cv2.resize(found, (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
