@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +90,10 @@ class GeneratedShape:
     seed: int
 
 
+@functools.cache
 def _limit_cpu_threads() -> None:
     # torch defaults to every core; on a small shared CPU one request should not starve the server.
+    # Once per process: changing the thread count while another thread computes is unsafe.
     if not torch.cuda.is_available() and "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
@@ -298,8 +301,17 @@ class Reconstructor:
         return GeneratedShape(grid, self.to_mesh(grid, level=level, smoothing=smoothing), int(seed))
 
 
+_LOADING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=8)
+def _loaded(model: str, weights: str | None, device: str) -> Reconstructor:
+    return Reconstructor(model, weights, device)
+
+
 def get_reconstructor(model: str = "cgan", weights: str | None = None,
                       device: str = "auto") -> Reconstructor:
-    """The process-wide Reconstructor for these arguments, loaded on first use."""
-    return Reconstructor(model, weights, device)
+    """The process-wide Reconstructor for these arguments, loaded on first use, once even when
+    several requests (threads) ask for it together."""
+    with _LOADING:
+        return _loaded(model, weights, device)

@@ -105,6 +105,27 @@ def test_random_furniture_is_the_seeded_vae_prior_sample_with_its_mesh():
         get_reconstructor("cgan", device="cpu").random_furniture(seed=4)
 
 
+def test_requests_that_ask_for_a_model_together_share_one_load(tmp_path):
+    """Four threads (the server's requests) ask for the same new model at once: it is loaded once
+    and all four get that one Reconstructor."""
+    import threading
+
+    torch.manual_seed(0)
+    weights = str(save_weights(VoxelVAE(**TINY).eval(), tmp_path / "vae"))
+    start, got = threading.Barrier(4), []
+
+    def ask():
+        start.wait()
+        got.append(get_reconstructor("vae", weights=weights, device="cpu"))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(got) == 4 and all(r is got[0] for r in got)
+
+
 # ---------------------------------------------------------------- object finding, box, heads (tiny models)
 
 
