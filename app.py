@@ -191,10 +191,11 @@ def ar_defaults(details: dict) -> tuple[float, float]:
 
 def _prepare_for_both(image, box=None, point=None):
     """One photo -> the crop both models see, the object found once by both models' mask heads
-    together (an alpha channel, a box or a point as the user gave them), and the seconds it took."""
+    together (an alpha channel, a box or a point as the user gave them)."""
     clock = time.perf_counter()
     prepared = get_reconstructor("cgan").prepare(image, box=box, point=point, others=(get_reconstructor("vae"),))
-    return prepared, time.perf_counter() - clock
+    logger.info("object found by both models' heads in %.2f s", time.perf_counter() - clock)
+    return prepared
 
 
 def _run_model(kind, prepared, level, resolution, smoothing, seed, samples, folder, colors="photo"):
@@ -264,7 +265,7 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     crop_box, point = _crop_prompt(box, image.size)
     folder = _scratch_dir()
     progress(0.1, desc="Finding the object")
-    prepared, finding_s = _prepare_for_both(image, crop_box, point)
+    prepared = _prepare_for_both(image, crop_box, point)
     progress(0.3, desc="Running the cGAN")
     cgan_files, cgan_info, cgan_details = _run_model("cgan", prepared, level, resolution, smoothing,
                                                      seed, samples, folder, colors)
@@ -272,7 +273,6 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     vae_seed = seed if vae_mode == "sampled" else None
     vae_files, vae_info, vae_details = _run_model("vae", prepared, level, resolution, smoothing, vae_seed, 1,
                                                   folder, colors)
-    logger.info("object found by both models' heads in %.2f s", finding_s)
     progress(1.0, desc="Done")
     return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
             preview.model_input_preview(prepared), cgan_info, vae_info,

@@ -186,6 +186,15 @@ def test_by_default_the_models_find_the_object_together_as_the_app_does(evaluate
         assert table["cGAN"]["mask_iou"] == table["VAE"]["mask_iou"]
 
 
+def test_one_model_alone_finds_the_object_with_its_own_head(library):
+    """--crop joint (the default) with a single model is its own head, never the true mask."""
+    alone = {"VAE": library["models"]["VAE"]}
+    runs = {crop: evaluate(alone, library["train"], library["test"], library["backgrounds"], conditions=("real",),
+                           max_images=2, device="cpu", crop=crop)["conditions"]["real"]["VAE"]["mask_iou"]
+            for crop in ("joint", "head", "true")}
+    assert runs["joint"] == runs["head"] < runs["true"] == 1.0, runs
+
+
 def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, tmp_path):
     """A process of its own for one model draws the same resamples of the test pieces, so results
     merged from one process per model give the joint run's intervals, paired FVD difference included

@@ -233,7 +233,7 @@ def user_click(mask: np.ndarray) -> tuple[float, float]:
 def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) -> np.ndarray:
     from recon.images import estimate_mask
 
-    if crop == "head":
+    if crop in ("head", "joint"):  # "joint" with no other model: its own head
         return reconstructor.find_object(photo.photo)
     if crop == "border":
         return estimate_mask(np.asarray(photo.photo))
@@ -241,7 +241,9 @@ def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) 
         return mask_in_box(reconstructor.find_object(photo.photo), box)
     if crop == "click":
         return reconstructor.find_object(photo.photo, point=user_click(photo.mask))
-    return photo.mask
+    if crop == "true":
+        return photo.mask
+    raise ValueError(f"unknown crop {crop!r}: choose one of {', '.join(CROPS)}")
 
 
 def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, classifier, seed: int = 0,
