@@ -195,6 +195,21 @@ def test_one_model_alone_finds_the_object_with_its_own_head(library):
     assert runs["joint"] == runs["head"] < runs["true"] == 1.0, runs
 
 
+def test_a_click_taken_by_both_heads_gives_both_models_one_mask(library):
+    """--crop joint-click: the app's click, the models' heads together keeping the piece under it;
+    one model alone takes the click with its own head (--crop click)."""
+    both = evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                    conditions=("real",), max_images=2, device="cpu", crop="joint-click")
+    table = both["conditions"]["real"]
+    assert table["cGAN"]["mask_iou"] == table["VAE"]["mask_iou"]
+    assert "click" in both["protocol"]["pipeline"] and "together" in both["protocol"]["pipeline"]
+    alone = {"VAE": library["models"]["VAE"]}
+    runs = {crop: evaluate(alone, library["train"], library["test"], library["backgrounds"], conditions=("real",),
+                           max_images=2, device="cpu", crop=crop)["conditions"]["real"]["VAE"]["mask_iou"]
+            for crop in ("joint-click", "click")}
+    assert runs["joint-click"] == runs["click"], runs
+
+
 def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, tmp_path):
     """A process of its own for one model draws the same resamples of the test pieces, so results
     merged from one process per model give the joint run's intervals, paired FVD difference included

@@ -203,12 +203,13 @@ def summarise_rows(per_category: dict[str, list[list[float]]]) -> dict:
             "count": len(every)}
 
 
-CROPS = ("head", "joint", "border", "true", "box", "click")  # where the crop comes from: the
-# model's own mask head, every evaluated model's heads together (find_object(others=...): the app,
-# which finds the object once with both models and crops both alike), the border-colour estimate
-# the project used before it had a head, the true mask (an oracle), a user's box around the object
-# with the mask head inside it (the app's correction), or the mask head's piece under a user's
-# click on the object (the app's lighter correction)
+CROPS = ("head", "joint", "border", "true", "box", "click", "joint-click")  # where the crop comes
+# from: the model's own mask head, every evaluated model's heads together (find_object(others=...):
+# the app, which finds the object once with both models and crops both alike), the border-colour
+# estimate the project used before it had a head, the true mask (an oracle), a user's box around
+# the object with the mask head inside it (the app's correction), the mask head's piece under a
+# user's click on the object (the app's lighter correction), or the piece under the click of every
+# evaluated model's heads together (the click as the app takes it)
 BOX_MARGIN = 0.05  # a user's box: the object's extent plus this share of its size on every side
 
 
@@ -239,7 +240,7 @@ def _object_mask(reconstructor, photo: TestPhoto, crop: str, box: tuple | None) 
         return estimate_mask(np.asarray(photo.photo))
     if crop == "box":  # the object found in the whole photo, narrowed to the box as the app does
         return mask_in_box(reconstructor.find_object(photo.photo), box)
-    if crop == "click":
+    if crop in ("click", "joint-click"):  # "joint-click" with no other model: its own head
         return reconstructor.find_object(photo.photo, point=user_click(photo.mask))
     if crop == "true":
         return photo.mask
@@ -332,9 +333,11 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
         }
         shared = None
-        if crop == "joint" and len(reconstructors) > 1:
+        if crop in ("joint", "joint-click") and len(reconstructors) > 1:
             first, *rest = reconstructors.values()
-            shared = [first.find_object(photo.photo, others=tuple(rest)) for photo in photos]
+            shared = [first.find_object(photo.photo, others=tuple(rest),
+                                        point=user_click(photo.mask) if crop == "joint-click" else None)
+                      for photo in photos]
         for name, reconstructor in reconstructors.items():
             table[name] = score_model(reconstructor, photos, points, classifier, seed, crop, shared)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
@@ -352,7 +355,9 @@ FINDERS = {"head": "each model's own mask head finds the object",
            "joint": "the mask heads of the models evaluated together find the object (one crop for all)",
            "border": "the border-colour estimate finds the object", "true": "the true mask gives the crop",
            "box": "a user's box around the true mask, the model's own mask head inside it",
-           "click": "a user's click on the object, the model's own mask head keeping the piece under it"}
+           "click": "a user's click on the object, the model's own mask head keeping the piece under it",
+           "joint-click": "a user's click on the object, the mask heads of the models evaluated together "
+                          "keeping the piece under it (one crop for all)"}
 
 
 def protocol_record(train_roots, test_roots, sources, global_mean, category_means, train_models,
@@ -527,7 +532,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop", choices=CROPS, default="joint",
                         help="object mask for the crop: the model's own head, every --model's heads together "
                              "(as the app), border colour, true, a user's box around the true mask with the "
-                             "head inside it, or the head's piece under a user's click")
+                             "head inside it, the head's piece under a user's click, or the piece under the click of every "
+                             "--model's heads together (as the app takes a click)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
