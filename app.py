@@ -32,7 +32,7 @@ from recon import ar, heap, preview
 from recon.colors import COLOR_MODES, color_mesh
 from recon.errors import EmptyGridError, ReconError
 from recon.exports import export_reconstruction, reconstruction_sidecar
-from recon.images import load_image
+from recon.images import RIVAL_DOUBT, load_image
 from recon.mesh import load_mesh
 from recon.pipeline import Reconstruction, get_reconstructor
 from recon.viewpoint import describe_viewpoint
@@ -274,10 +274,21 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     vae_files, vae_info, vae_details = _run_model("vae", prepared, level, resolution, smoothing, vae_seed, 1,
                                                   folder, colors)
     progress(1.0, desc="Done")
+    doubt = _finder_doubt(prepared)
+    if doubt:
+        cgan_info, vae_info = f"{cgan_info}  \n{doubt}", f"{vae_info}  \n{doubt}"
     return (_path(cgan_files.get("glb")), _path(vae_files.get("glb")),
             preview.model_input_preview(prepared), cgan_info, vae_info,
             [str(p) for p in cgan_files.values()], [str(p) for p in vae_files.values()],
             {"cGAN": cgan_details, "VAE": vae_details})
+
+
+def _finder_doubt(prepared) -> str:
+    """A line asking for a click when the models' finder hesitated between two pieces, else ""."""
+    if prepared.rival < RIVAL_DOUBT:
+        return ""
+    return (f"⚠ Another piece in the photo looked almost as likely to be the object ({prepared.rival:.0%} as "
+            "likely): if this is the wrong one, click on the piece you mean in the picker and Reconstruct again.")
 
 
 def _path(path):
@@ -611,7 +622,8 @@ mirrored side) and, in the .usdz download, scaled to a typical real size for its
 
 ### Limitations
 - One object per photo; in a cluttered room the mask head may pick the wrong piece or cut it:
-  check the mask shown after reconstructing; click the object or draw a box if needed.
+  check the mask shown after reconstructing (the app says when it hesitated between two pieces);
+  click the object or draw a box if needed.
 - Low resolution (the models predict a coarse grid; finer meshes are interpolated, not new detail).
 - Categories outside the seven trained ones give a guess shaped like one of them.
 - The AR tab assumes a flat rectangle on the floor and a pinhole camera; lens distortion,

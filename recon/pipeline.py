@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
 from recon.images import (FLAT_RANGE, PreparedImage, frame_image, kept_piece, load_image, probabilities_from_crop,
-                          mask_from_frame, mask_in_box, piece_at, prepare_image)
+                          mask_from_frame, mask_in_box, piece_at, prepare_image, rival_share, RIVAL_DOUBT)
 from recon.mesh import grid_to_mesh
 from recon.segmentation import refine_by_colour
 
@@ -78,6 +78,17 @@ class Reconstruction:
     category_scores: dict[str, float] | None = None
     azimuth_deg: float | None = None
     elevation_deg: float | None = None
+
+
+@dataclass(frozen=True)
+class FoundObject:
+    """What the object finder found in a whole photo: mask bool (H, W), the object's pixels (empty
+    when nothing is found), and rival, how likely the runner-up piece it saw is the object as a
+    share of the kept piece's (recon.images.rival_share; 0 with a click; at least
+    recon.images.RIVAL_DOUBT: it may have kept the wrong piece)."""
+
+    mask: np.ndarray
+    rival: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +167,14 @@ class Reconstructor:
     def find_object(self, image: Image.Image, refine: bool = True, tiles: bool = True,
                     colours: bool = True, point: tuple[float, float] | None = None,
                     others: tuple["Reconstructor", ...] = ()) -> np.ndarray:
-        """The object's pixels in a whole photo, bool (H, W) (empty when nothing is found).
+        """The object's pixels in a whole photo, bool (H, W): locate(...).mask (see there)."""
+        return self.locate(image, refine, tiles, colours, point, others).mask
+
+    def locate(self, image: Image.Image, refine: bool = True, tiles: bool = True,
+               colours: bool = True, point: tuple[float, float] | None = None,
+               others: tuple["Reconstructor", ...] = ()) -> FoundObject:
+        """The object in a whole photo -> FoundObject: its pixels, bool (H, W) (empty when
+        nothing is found), and how likely the runner-up piece was (`rival`).
 
         The model's mask head runs on the photo letterboxed into its input and, with `tiles`, on
         four overlapping tiles of it (where a small object is larger), and the likeliest piece of
@@ -187,21 +205,23 @@ class Reconstructor:
             at = None if point is None else (min(point[0] * map_w / width, map_w - 1e-3),
                                              min(point[1] * map_h / height, map_h - 1e-3))
             found = kept_piece(search, at)
+            rival = rival_share(search) if point is None else 0.0
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
         else:
             framed = frame_image(image, self.image_size)
             probabilities = np.mean([finder.network.describe(finder._batch([framed.pixels]))["mask"][0]
                                      .float().cpu().numpy() for finder in finders], axis=0)
             mask = mask_from_frame(probabilities, framed, point=point)
+            rival = rival_share(probabilities) if point is None else 0.0
         if not refine or mask.mean() < MIN_OBJECT_SHARE:
-            return mask
+            return FoundObject(mask, rival)
         crop = prepare_image(image, size=self.image_size, mask=mask, background="keep")
         probabilities = probabilities_from_crop(np.mean([finder.describe([crop])[0].mask for finder in finders], axis=0),
                                                 crop, image.size)
         refined = refine_by_colour(np.asarray(image.convert("RGB")), probabilities) if colours else probabilities >= 0.5
         if point is not None:
             refined = piece_at(refined, point)
-        return refined if refined.mean() >= MIN_OBJECT_SHARE else mask
+        return FoundObject(refined if refined.mean() >= MIN_OBJECT_SHARE else mask, rival)
 
     def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None,
                 mask: np.ndarray | None = None, point: tuple[float, float] | None = None,
@@ -214,8 +234,10 @@ class Reconstructor:
         exclusive: the user's correction; the crop is then made around it. point (x, y), photo
         pixels: a user's click on the object, which picks the piece find_object keeps (ignored with
         an alpha channel or a `mask`). others: more models that find the object with this one
-        (find_object); the crop then serves each of them (one input size). Raises InvalidImageError
-        for a flat photo, an empty box or a point outside the photo.
+        (find_object); the crop then serves each of them (one input size). The PreparedImage's
+        `rival` is the finder's doubt (locate; 0 when an alpha channel, a mask, a box or a point
+        said what the object is). Raises InvalidImageError for a flat photo, an empty box or a
+        point outside the photo.
         """
         if not isinstance(image, Image.Image):
             image = load_image(image)
@@ -225,13 +247,17 @@ class Reconstructor:
         if np.ptp(rgb) <= FLAT_RANGE:
             raise InvalidImageError("the photo is one flat colour, so there is no object to reconstruct: "
                                     "use a photo that shows the piece of furniture")
-        mask = self.find_object(image, point=point, others=others) if mask is None else np.asarray(mask, bool)
+        found = self.locate(image, point=point, others=others) if mask is None else FoundObject(np.asarray(mask, bool))
+        mask, rival = found.mask, found.rival
         if box is not None:
-            mask = mask_in_box(mask, box)
+            mask, rival = mask_in_box(mask, box), 0.0
         elif mask.mean() < MIN_OBJECT_SHARE:
             logger.info("no object found in the photo (mask share %.4f); using the whole photo", mask.mean())
             mask = np.ones_like(mask)
-        return prepare_image(image, size=self.image_size, mask=mask, bbox=box, background="keep")
+        elif rival >= RIVAL_DOUBT:
+            logger.info("another piece in the photo looked %.0f %% as likely to be the object", 100 * rival)
+        return replace(prepare_image(image, size=self.image_size, mask=mask, bbox=box, background="keep"),
+                       rival=rival)
 
     def describe(self, images: list[PreparedImage]) -> list[ObjectReading]:
         """Category, camera and mask for prepared photos, in one batch (mirror-averaged)."""

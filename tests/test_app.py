@@ -84,6 +84,7 @@ def test_reconstruct_options_seeded_samples_are_repeatable(client):
     first = client.predict(handle_file(str(FURNITURE[1])), **args)
     again = client.predict(handle_file(str(FURNITURE[1])), **args)
     assert "seed 5" in first[3] and "3 samples" in first[3] and "seed 5" in first[4]
+    assert "Another piece" not in first[3] + first[4]  # one piece alone: the finder has no doubt
     for one, two in zip(first[5] + first[6], again[5] + again[6]):
         if one.endswith(".npy"):
             np.testing.assert_array_equal(np.load(one), np.load(two))
@@ -125,6 +126,10 @@ def test_a_point_on_the_object_picks_what_is_cropped(client, tmp_path):
         assert np.abs(crop - np.asarray(shown.resize(size), np.float32)).mean() < \
             np.abs(crop - np.asarray(other.resize(size), np.float32)).mean(), point
         assert result[0] and result[1]
+        assert "Another piece" not in result[3] + result[4]  # the click said which one
+    by_itself = client.predict(handle_file(str(path)), api_name="/reconstruct")
+    for info in by_itself[3:5]:  # the finder hesitated between the two: both models' notes ask for a click
+        assert "Another piece in the photo looked almost as likely" in info and "click on the piece" in info, info
     with pytest.raises(AppError, match="outside the 512x256 photo"):
         client.predict(handle_file(str(path)), box="[600, 10]", api_name="/reconstruct")
     with pytest.raises(AppError, match="crop box"):

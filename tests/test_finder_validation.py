@@ -10,7 +10,7 @@ from PIL import Image
 
 from recon.hub import save_weights
 from recon.models.vae import VoxelVAE
-from train.finder_validation import CROPS, KINDS, extent_iou, failure_kind, main, validation_photos
+from train.finder_validation import CROPS, KINDS, _doubt, extent_iou, failure_kind, main, validation_photos
 
 SIZES = dict(image_size=32, resolution=32, latent_dim=8, feature_dim=16, base_channels=4, decoder_channels=4)
 
@@ -38,6 +38,13 @@ def test_extent_iou_compares_boxes_not_pixels():
     assert extent_iou(ring, true) == 1.0
     assert extent_iou(square(0, 5, 10), true) == pytest.approx(50 / 150)
     assert extent_iou(np.zeros_like(true), true) == 0.0
+
+
+def test_the_doubt_is_set_against_the_failures():
+    flagged = np.array([True, True, False, False, False])
+    failed = np.array([True, False, False, False, True])
+    assert _doubt(flagged, failed) == {"flagged": 0.4, "failed_flagged": 0.5, "failed_unflagged": pytest.approx(1 / 3)}
+    assert _doubt(np.zeros(2, bool), np.ones(2, bool))["failed_flagged"] is None
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +89,7 @@ def test_command_line_reports_kinds_the_crops_and_the_click(setup, tmp_path):
         assert all(0 <= v <= 1 for v in group["reconstruction_iou"].values())
         assert 0 <= group["mask_iou"] <= 1 and 0 <= group["extent_iou"] <= 1
         assert 0 <= group["click"]["mask_iou"] <= 1 and 0 <= group["click"]["found"] <= 1
+        assert 0 <= group["doubt"]["flagged"] <= 1
     assert "| V | all | 6 |" in (tmp_path / "results.md").read_text()
 
 

@@ -259,6 +259,26 @@ def test_likeliest_piece_prefers_the_centred_piece_unless_the_other_is_far_large
     assert (kept[:, 0:30] > 0).all() and not kept[45:55, 45:55].any()
 
 
+def test_the_rival_share_says_how_close_the_runner_up_piece_came():
+    """One piece or none: no doubt (0); two like pieces placed alike: about 1; a small piece at the
+    edge beside a large centred one: far below RIVAL_DOUBT; piece_scores labels every piece."""
+    from recon.images import RIVAL_DOUBT, piece_scores, rival_share
+
+    probabilities = np.zeros((100, 100), np.float32)
+    assert rival_share(probabilities) == 0.0 and len(piece_scores(probabilities)[1]) == 0
+    probabilities[40:60, 40:60] = 0.8
+    assert rival_share(probabilities) == 0.0
+    probabilities[40:60, 5:15] = 0.8  # 200 pixels at the left edge against 400 at the centre
+    labels, scores = piece_scores(probabilities)
+    assert labels.max() == 2 and len(scores) == 2 and labels[50, 50] > 0 and labels[50, 10] > 0
+    assert 0 < rival_share(probabilities) < RIVAL_DOUBT / 2
+    twins = np.zeros((100, 100), np.float32)
+    twins[40:60, 20:40] = 0.8
+    twins[40:60, 60:80] = 0.8  # mirror images about the centre
+    assert rival_share(twins) == pytest.approx(1.0, abs=0.05)
+    assert rival_share(twins, level=0.9) == 0.0  # nothing above the level
+
+
 def test_a_found_mask_narrowed_to_a_users_box():
     from recon.errors import InvalidImageError
     from recon.images import bbox_from_mask, mask_in_box

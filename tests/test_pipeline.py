@@ -12,6 +12,7 @@ from PIL import Image
 
 from recon import Reconstructor, get_reconstructor
 from recon.errors import InvalidImageError
+from recon.images import RIVAL_DOUBT
 from recon.hub import save_weights
 from recon.models import CGANGenerator, VoxelVAE
 from recon.pipeline import CATEGORIES
@@ -182,6 +183,12 @@ def test_a_click_picks_the_piece_under_it(tiny, tiles):
             assert abs(columns[0] - x0) <= 6 and abs(columns[-1] + 1 - x1) <= 6, (point, columns[[0, -1]])
         with pytest.raises(InvalidImageError, match="outside"):
             finder.find_object(photo, point=(480, 10))
+        # two like blocks: the finder is unsure which is meant, a click settles it
+        assert finder.locate(photo, refine=False, tiles=tiles).rival >= RIVAL_DOUBT
+        assert finder.locate(photo, refine=False, tiles=tiles, point=(110, 150)).rival == 0.0
+        single = rgb.copy()
+        single[100:260, 280:440] = 190
+        assert finder.locate(Image.fromarray(single), refine=False, tiles=tiles).rival == 0.0
     finally:
         finder.network, finder.image_size = original
 
@@ -226,8 +233,13 @@ def test_models_that_find_the_object_together_average_their_heads(tiny, tiles):
 def test_a_click_drives_the_crop_with_the_embedded_weights():
     """EMBEDDED weights: two pieces of furniture side by side; a click on either crops that one,
     whatever the finder keeps by itself."""
-    photo, _, _ = chair_and_table()
+    photo, chair, _ = chair_and_table()
     vae = get_reconstructor("vae", device="cpu")
+    # by itself the finder hesitates between the two, and says so; a click or a box leaves no doubt
+    assert vae.locate(photo).rival >= RIVAL_DOUBT and vae.prepare(photo).rival >= RIVAL_DOUBT
+    assert vae.prepare(photo, point=CHAIR_POINT).rival == 0.0
+    assert vae.prepare(photo, box=(0, 0, 256, 256)).rival == 0.0
+    assert vae.prepare(chair).rival < RIVAL_DOUBT  # one piece alone
     for point, side in ((CHAIR_POINT, "left"), (TABLE_POINT, "right")):
         found = vae.find_object(photo, point=point)
         share = found[:, 256:].sum() / max(found.sum(), 1)

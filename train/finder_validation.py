@@ -19,7 +19,10 @@ Per model, over the photos with other furniture in view and those without:
   a user's box (the true extent plus 5 %, narrowed as the app narrows it), a user's click on the
   object (its most inward pixel; the finder keeps the piece under it) and the true mask; the gap
   from "head" to "box" is what a better finder could still win;
-- mask IoU and the share found with the click.
+- mask IoU and the share found with the click;
+- the finder's doubt (recon.images.rival_share, the app's hint to click): the share of photos it
+  flags (rival >= RIVAL_DOUBT) and the share of failures (mask IoU < FOUND_IOU) among the flagged
+  photos and among the others.
 Writes <out>/results.json and <out>/results.md.
 """
 
@@ -34,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recon.images import bbox_from_mask, mask_in_box
+from recon.images import RIVAL_DOUBT, bbox_from_mask, mask_in_box
 from train.evaluate import CONDITIONS, LEVEL, RESOLUTION, TestPhoto, pool_to_32, user_box, user_click
 
 log = logging.getLogger(__name__)
@@ -128,7 +131,9 @@ def validate(reconstructor, photos: list[TestPhoto], others: tuple = ()) -> dict
     count, mean mask IoU, mean extent IoU, the share of each failure kind and the mean
     reconstruction IoU of each crop in CROPS; with a click, the mask IoU and the share found.
     others: more models whose mask heads find the object with this one's (find_object)."""
-    found = [reconstructor.find_object(photo.photo, others=others) for photo in photos]
+    located = [reconstructor.locate(photo.photo, others=others) for photo in photos]
+    found = [f.mask for f in located]
+    doubted = np.array([f.rival >= RIVAL_DOUBT for f in located])
     clicked = [reconstructor.find_object(photo.photo, point=user_click(photo.mask), others=others)
                for photo in photos]
     click_scores = np.array([mask_scores(c, p.mask)[0] for c, p in zip(clicked, photos)])
@@ -155,8 +160,17 @@ def validate(reconstructor, photos: list[TestPhoto], others: tuple = ()) -> dict
                         "kinds": {kind: tally[kind] / int(chosen.sum()) for kind in KINDS},
                         "click": {"mask_iou": float(click_scores[chosen].mean()),
                                   "found": float((click_scores[chosen] >= FOUND_IOU).mean())},
+                        "doubt": _doubt(doubted[chosen], scores[chosen, 0] < FOUND_IOU),
                         "reconstruction_iou": {crop: float(ious[crop][chosen].mean()) for crop in CROPS}}
     return groups
+
+
+def _doubt(flagged: np.ndarray, failed: np.ndarray) -> dict:
+    """The finder's doubt against its failures, bool arrays per photo -> {"flagged": share of photos,
+    "failed_flagged" / "failed_unflagged": share of failures among them (None for an empty side)}."""
+    def share(chosen):
+        return float(failed[chosen].mean()) if chosen.any() else None
+    return {"flagged": float(flagged.mean()), "failed_flagged": share(flagged), "failed_unflagged": share(~flagged)}
 
 
 def markdown_table(results: dict) -> str:
@@ -165,15 +179,19 @@ def markdown_table(results: dict) -> str:
     lines = [f"Finder validation: {results['photos']} photos of training shapes over {results['backgrounds']} "
              f"(seed {results['seed']}); the object found by {finder}.", "",
              "| model | photos | n | mask IoU | extent IoU | " + " | ".join(KINDS)
-             + " | with a click: mask IoU | found | recon IoU: finder | box | click | true mask |",
-             "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|---|---|---|---|---|"]
+             + " | with a click: mask IoU | found | recon IoU: finder | box | click | true mask "
+             "| doubt: flagged | failed, flagged / not |",
+             "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|---|---|---|---|---|---|---|"]
     for model, groups in results["models"].items():
         for name, group in groups.items():
             kinds = " | ".join(f"{100 * group['kinds'][k]:.0f} %" for k in KINDS)
             recon = " | ".join(f"{group['reconstruction_iou'][c]:.3f}" for c in CROPS)
+            doubt = group["doubt"]
+            failed = " / ".join("-" if v is None else f"{100 * v:.0f} %"
+                                for v in (doubt["failed_flagged"], doubt["failed_unflagged"]))
             lines.append(f"| {model} | {name} | {group['photos']} | {group['mask_iou']:.3f} | "
                          f"{group['extent_iou']:.3f} | {kinds} | {group['click']['mask_iou']:.3f} | "
-                         f"{100 * group['click']['found']:.0f} % | {recon} |")
+                         f"{100 * group['click']['found']:.0f} % | {recon} | {100 * doubt['flagged']:.0f} % | {failed} |")
     return "\n".join(lines) + "\n"
 
 
