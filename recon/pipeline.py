@@ -26,8 +26,8 @@ from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
-from recon.images import (FLAT_RANGE, PreparedImage, frame_image, kept_piece, load_image, probabilities_from_crop,
-                          mask_from_frame, mask_in_box, piece_at, prepare_image, rival_share, RIVAL_DOUBT)
+from recon.images import (FLAT_RANGE, RIVAL_DOUBT, PreparedImage, frame_image, kept_piece, load_image,
+                          probabilities_from_crop, mask_from_frame, mask_in_box, piece_at, prepare_image, rival_share)
 from recon.mesh import grid_to_mesh
 from recon.segmentation import refine_by_colour
 

@@ -186,6 +186,26 @@ def test_by_default_the_models_find_the_object_together_as_the_app_does(evaluate
         assert table["cGAN"]["mask_iou"] == table["VAE"]["mask_iou"]
 
 
+def test_the_joint_finders_doubt_is_kept_per_photo_and_splits_the_figures(evaluated):
+    """The joint run keeps each photo's rival share (the app's hint to click) and each model's
+    per-photo mask IoU; doubt_split sets the flagged photos against the rest."""
+    from train.evaluate import doubt_split
+
+    for condition, table in evaluated["conditions"].items():
+        rivals = evaluated["photos"][condition]["rival"]
+        assert len(rivals) == table["cGAN"]["count"] and all(0 <= r <= 1 for r in rivals)
+        assert np.mean(table["VAE"]["photo_mask_iou"]) == pytest.approx(table["VAE"]["mask_iou"])
+    results = {"photos": {"real": {"rival": [0.9, 0.0, 0.5, 0.1]}},
+               "conditions": {"real": {"retrieval": {"photo_iou": [0.2, 0.4, 0.4, 0.6]},
+                                       "M": {"photo_iou": [0.1, 0.5, 0.3, 0.7], "photo_mask_iou": [0.2, 0.9, 0.4, 1.0]}}}}
+    split = doubt_split(results, "real")
+    assert split["flagged"] == 2 and split["photos"] == 4
+    assert split["mask_iou"]["M"] == pytest.approx((0.3, 0.95)) and split["iou"]["retrieval"] == pytest.approx((0.3, 0.5))
+    results["photos"]["real"]["rival"] = [0.0] * 4
+    assert doubt_split(results, "real") == {}
+    assert doubt_split({"photos": {"real": {}}, "conditions": {}}, "real") == {}
+
+
 def test_one_model_alone_finds_the_object_with_its_own_head(library):
     """--crop joint (the default) with a single model is its own head, never the true mask."""
     alone = {"VAE": library["models"]["VAE"]}

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from recon.errors import EmptyGridError
-from recon.images import bbox_from_mask, mask_in_box, prepare_image
+from recon.images import RIVAL_DOUBT, bbox_from_mask, mask_in_box, prepare_image
 from recon.metrics import f_score, surface_points
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
 from train.piece_bootstrap import DRAWS, interval, piece_resamples, ratio_draws
@@ -270,6 +270,7 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
         union = (mask | photo.mask).sum()
         mask_ious.append(float((mask & photo.mask).sum() / union) if union else 1.0)
     result["mask_iou"] = float(np.mean(mask_ious))
+    result["photo_mask_iou"] = mask_ious
     result["category_accuracy"] = float(np.mean([r.category == p.category for r, p in zip(readings, photos)]))
     result["azimuth_error_median"] = float(np.median([_angle_error(r.azimuth_deg, p.azimuth)
                                                       for r, p in zip(readings, photos)]))
@@ -335,15 +336,18 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
         shared = None
         if crop in ("joint", "joint-click") and len(reconstructors) > 1:
             first, *rest = reconstructors.values()
-            shared = [first.find_object(photo.photo, others=tuple(rest),
-                                        point=user_click(photo.mask) if crop == "joint-click" else None)
-                      for photo in photos]
+            located = [first.locate(photo.photo, others=tuple(rest),
+                                    point=user_click(photo.mask) if crop == "joint-click" else None)
+                       for photo in photos]
+            shared = [f.mask for f in located]
         for name, reconstructor in reconstructors.items():
             table[name] = score_model(reconstructor, photos, points, classifier, seed, crop, shared)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
         results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos],
                                         "others": [p.others for p in photos]}
+        if shared is not None:  # the finder's doubt, as the app shows it (recon.images.rival_share)
+            results["photos"][condition]["rival"] = [f.rival for f in located]
     results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
                              for name, r in reconstructors.items() if r.kind == "vae"}
     results["protocol"].update(crop=crop, every=every, bootstrap={"draws": DRAWS, "seed": seed,
@@ -416,6 +420,9 @@ def markdown_table(results: dict) -> str:
         split = others_split(results, condition)
         if split:
             lines += [_others_sentence(split), ""]
+        doubt = doubt_split(results, condition)
+        if doubt:
+            lines += [_doubt_sentence(doubt), ""]
     for name, prior in results.get("generators", {}).items():
         lines.append(f"{name} as a generator (z ~ N(0, I), {prior['samples']} shapes): FVD against the training "
                      f"shapes {prior['fvd']:.1f}, crispness {prior['crispness']:.3f}.")
@@ -463,6 +470,38 @@ def others_split(results: dict, condition: str) -> dict:
              if len(m.get("photo_iou", [])) == len(crowded)}
     return {"with": int(crowded.sum()), "without": int((~crowded).sum()),
             "iou": {name: (float(iou[crowded].mean()), float(iou[~crowded].mean())) for name, iou in table.items()}}
+
+
+def doubt_split(results: dict, condition: str) -> dict:
+    """Mask IoU and IoU (means over images) of every model on the photos where the joint finder
+    was in doubt (rival >= RIVAL_DOUBT: the app asks for a click) and where it was not ->
+    {"flagged": count, "photos": count, "mask_iou": {model: (flagged, not)}, "iou": {method: (flagged,
+    not)}}; empty when the run kept no doubts (not a joint crop) or none or every photo was flagged."""
+    rivals = results.get("photos", {}).get(condition, {}).get("rival")
+    if not rivals:
+        return {}
+    flagged = np.array(rivals) >= RIVAL_DOUBT
+    if flagged.all() or not flagged.any():
+        return {}
+    table = results["conditions"][condition]
+
+    def split(values):
+        values = np.array(values)
+        return float(values[flagged].mean()), float(values[~flagged].mean())
+
+    return {"flagged": int(flagged.sum()), "photos": len(flagged),
+            "mask_iou": {name: split(m["photo_mask_iou"]) for name, m in table.items()
+                         if len(m.get("photo_mask_iou", [])) == len(flagged)},
+            "iou": {name: split(m["photo_iou"]) for name, m in table.items()
+                    if len(m.get("photo_iou", [])) == len(flagged)}}
+
+
+def _doubt_sentence(split: dict) -> str:
+    masks = ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in split["mask_iou"].items())
+    cells = ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in split["iou"].items())
+    return (f"Where the finder was in doubt (another piece at least {RIVAL_DOUBT:.0%} as likely; the app asks for "
+            f"a click: {split['flagged']} of {split['photos']} photos) / elsewhere: mask IoU {masks}; "
+            f"IoU mean over images {cells}.")
 
 
 def _others_sentence(split: dict) -> str:
