@@ -333,20 +333,20 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             BASELINES[1]: score_method(lambda p: category_means.get(p.category, global_mean).grid, photos, points),
             BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
         }
-        shared = None
+        located = []  # found once for every model (a joint crop), with the finder's doubt
         if crop in ("joint", "joint-click") and len(reconstructors) > 1:
             first, *rest = reconstructors.values()
             located = [first.locate(photo.photo, others=tuple(rest),
                                     point=user_click(photo.mask) if crop == "joint-click" else None)
                        for photo in photos]
-            shared = [f.mask for f in located]
+        shared = [f.mask for f in located] or None
         for name, reconstructor in reconstructors.items():
             table[name] = score_model(reconstructor, photos, points, classifier, seed, crop, shared)
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
         results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos],
                                         "others": [p.others for p in photos]}
-        if shared is not None:  # the finder's doubt, as the app shows it (recon.images.rival_share)
+        if located:  # the finder's doubt, as the app shows it (recon.images.rival_share)
             results["photos"][condition]["rival"] = [f.rival for f in located]
     results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
                              for name, r in reconstructors.items() if r.kind == "vae"}
