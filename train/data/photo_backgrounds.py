@@ -1,13 +1,16 @@
 """Background pictures for training composites, gathered once into a folder per source.
 
     python -m train.data.photo_backgrounds --out data/backgrounds \
-        [--wallpapers /usr/share/wallpapers] [--sh3d sweethome3d_*.deb]
+        [--wallpapers /usr/share/wallpapers] [--sh3d sweethome3d_*.deb] [--lomiri lomiri-wallpapers-*.deb]
 
 writes ``<out>/<source>/<name>.jpg`` (longest side at most MAX_SIDE) for the training sources:
 
     wallpapers   photographs of Debian's plasma-workspace-wallpapers (one image per wallpaper)
     textures     the photo textures of Sweet Home 3D's default catalogue (floors, walls, stone,
                  wood, fabric-like tiles), from the sweethome3d package's jar
+    lomiri       the photographs of Debian's lomiri-wallpapers-16.04 (Ubuntu's 2018 wallpaper
+                 contest: things in view, indoors and out) and the one photograph among
+                 lomiri-wallpapers-20.04's pictures; CC0 / CC-BY / CC-BY-SA, authors in the names
 
 ``BackgroundBank(root, sources)`` loads such a folder into memory and draws random crops from it.
 Which sources a model trains on is a choice of the data loader; the evaluation keeps a whole
@@ -31,6 +34,9 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 768  # stored size; crops for 128-pixel training images need no more
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TEXTURES_FOLDER = "com/eteks/sweethome3d/io/resources/textures/"
+LOMIRI_FOLDER = "usr/share/backgrounds"
+# lomiri-wallpapers-20.04 holds three illustrations beside this photograph
+LOMIRI_PHOTOS_20_04 = ("Kleiber_by_Lukas_Baubkus.jpg",)
 
 
 def _save_downscaled(image: Image.Image, path: Path) -> None:
@@ -54,12 +60,34 @@ def collect_wallpapers(folder: Path, out: Path) -> int:
     return count
 
 
-def collect_sh3d_textures(deb: Path, out: Path) -> int:
-    """The default catalogue's texture photos (inside the sweethome3d .deb's jar) -> out/textures."""
+def _unpack_deb(deb: Path, folder: str) -> None:
     import subprocess
 
+    subprocess.run(["dpkg-deb", "-x", str(deb), folder], check=True)
+
+
+def collect_lomiri(debs: list[Path], out: Path) -> int:
+    """The photographs of the lomiri-wallpapers-16.04 / -20.04 .debs -> out/lomiri; returns the count.
+    Raises FileNotFoundError when the packages hold none."""
+    count = 0
+    for deb in debs:
+        with tempfile.TemporaryDirectory() as scratch:
+            _unpack_deb(deb, scratch)
+            for path in sorted((Path(scratch) / LOMIRI_FOLDER).glob("*")):
+                photograph = "16.04" in deb.name or path.name in LOMIRI_PHOTOS_20_04
+                if path.suffix.lower() in IMAGE_SUFFIXES and photograph:
+                    with Image.open(path) as image:
+                        _save_downscaled(image, out / "lomiri" / f"{path.stem}.jpg")
+                    count += 1
+    if not count:
+        raise FileNotFoundError(f"no lomiri photographs in {', '.join(str(d) for d in debs)}")
+    return count
+
+
+def collect_sh3d_textures(deb: Path, out: Path) -> int:
+    """The default catalogue's texture photos (inside the sweethome3d .deb's jar) -> out/textures."""
     with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
+        _unpack_deb(deb, scratch)
         jars = list(Path(scratch).rglob("sweethome3d.jar"))
         if not jars:
             raise FileNotFoundError(f"no sweethome3d.jar inside {deb}")
@@ -115,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--wallpapers", type=Path, default=Path("/usr/share/wallpapers"))
     parser.add_argument("--sh3d", type=Path, help="the sweethome3d .deb (apt-get download sweethome3d)")
+    parser.add_argument("--lomiri", type=Path, nargs="+", default=[],
+                        help="the lomiri-wallpapers-16.04 and -20.04 .debs (apt-get download ...)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.wallpapers.is_dir():
@@ -123,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("no wallpapers folder %s (apt-get install plasma-workspace-wallpapers)", args.wallpapers)
     if args.sh3d:
         log.info("textures: %d pictures", collect_sh3d_textures(args.sh3d, args.out))
+    if args.lomiri:
+        log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
 
 
 if __name__ == "__main__":
