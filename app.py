@@ -34,7 +34,7 @@ from recon.errors import EmptyGridError, ReconError
 from recon.exports import export_reconstruction, reconstruction_sidecar
 from recon.images import RIVAL_DOUBT, load_image
 from recon.mesh import load_mesh
-from recon.pipeline import Reconstruction, get_reconstructor
+from recon.pipeline import FINDER_MODEL, Reconstruction, get_reconstructor
 from recon.viewpoint import describe_viewpoint
 
 logger = logging.getLogger("recon.app")
@@ -190,11 +190,11 @@ def ar_defaults(details: dict) -> tuple[float, float]:
 
 
 def _prepare_for_both(image, box=None, point=None):
-    """One photo -> the crop both models see, the object found once by both models' mask heads
-    together (an alpha channel, a box or a point as the user gave them)."""
+    """One photo -> the crop both models see, the object found once by the finder model's mask head
+    (recon.pipeline.FINDER_MODEL; an alpha channel, a box or a point as the user gave them)."""
     clock = time.perf_counter()
-    prepared = get_reconstructor("cgan").prepare(image, box=box, point=point, others=(get_reconstructor("vae"),))
-    logger.info("object found by both models' heads in %.2f s", time.perf_counter() - clock)
+    prepared = get_reconstructor(FINDER_MODEL).prepare(image, box=box, point=point)
+    logger.info("object found by the %s's head in %.2f s", MODEL_LABELS[FINDER_MODEL], time.perf_counter() - clock)
     return prepared
 
 
@@ -610,9 +610,9 @@ layout on plain and room backgrounds. The Sweet Home 3D models, by library:
 
 ABOUT = """
 ### How it works
-Both models first look at the whole photo and find the object together, with the mask heads on
-their image encoders (an alpha channel, a box you draw or a click on it wins); the photo is cropped
-around it, one crop for both (shown under the upload), and fed to two generators trained alike: a
+The VAE first looks at the whole photo and finds the object, with the mask head on its image
+encoder (an alpha channel, a box you draw or a click on it wins); the photo is cropped around it,
+one crop for both models (shown under the upload), and fed to two generators trained alike: a
 **conditional GAN** (image + random latent -> voxels, judged by a 3D patch discriminator that
 sees the photo's features) and a **VAE** (image -> latent Gaussian -> voxels). Both share the
 encoder design (EfficientNet-Lite0, ImageNet-pretrained, fine-tuned) and its heads: the object

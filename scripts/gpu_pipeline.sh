@@ -49,7 +49,8 @@ echo "data: $((rendered - start)) s"
 
 # The shipped recipe (README "Training"), from the ImageNet encoder instead of committed weights.
 COMMON=(--data "$OUT/procedural" --data "$OUT/sh3d-train" --train_split all --eval_data "$OUT/sh3d-kator"
-        --backgrounds data/backgrounds --steps 100000 --batch_size "$BATCH" --num_workers "$LOADERS"
+        --backgrounds data/backgrounds --background_sources wallpapers --background_sources textures
+        --background_sources lomiri --steps 100000 --batch_size "$BATCH" --num_workers "$LOADERS"
         --max_minutes "$MINUTES" --backbone efficientnet-lite0 --frozen_stages 3 --frame_fraction 0.4
         --mask_weight 2 --mask_head fpn --log_every 50 --eval_every 500 --device "$DEVICE")
 python -m train.vae "${COMMON[@]}" --betas 0.9 0.999 --out "$OUT/vae" &

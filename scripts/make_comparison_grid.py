@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recon.errors import EmptyGridError  # noqa: E402 (after the path set-up)
-from recon.pipeline import get_reconstructor  # noqa: E402
+from recon.pipeline import FINDER_MODEL, get_reconstructor  # noqa: E402
 from recon.preview import render_view  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def main(argv=None) -> None:
         thumbnail = Image.open(photo).convert("RGB")
         thumbnail.thumbnail((TILE, TILE))
         sheet.paste(thumbnail, ((TILE - thumbnail.width) // 2, top + (TILE - thumbnail.height) // 2))
-        prepared = cgan.prepare(photo, others=(vae,))  # one crop for both, found by both heads (the app)
+        prepared = get_reconstructor(FINDER_MODEL).prepare(photo)  # one crop for both (the app)
         for column, reconstructor in ((1, cgan), (1 + args.samples, vae)):
             for k in range(args.samples):
                 sheet.paste(tile_of(reconstructor, prepared, k), ((column + k) * TILE, top))

@@ -215,6 +215,25 @@ def test_one_model_alone_finds_the_object_with_its_own_head(library):
     assert runs["joint"] == runs["head"] < runs["true"] == 1.0, runs
 
 
+def test_a_named_finder_finds_the_object_for_every_model(library):
+    """--finder VAE (the app's way): the VAE's head alone finds the object and both models are
+    cropped by it, so both score the VAE's own-head mask IoU; a finder that is no model is refused."""
+    both = evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                    conditions=("real",), max_images=3, device="cpu", finders=("VAE",))
+    alone = evaluate({"VAE": library["models"]["VAE"]}, library["train"], library["test"], library["backgrounds"],
+                     conditions=("real",), max_images=3, device="cpu", crop="head")
+    table = both["conditions"]["real"]
+    assert table["cGAN"]["photo_mask_iou"] == table["VAE"]["photo_mask_iou"] \
+        == alone["conditions"]["real"]["VAE"]["photo_mask_iou"]
+    together = evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                        conditions=("real",), max_images=3, device="cpu")
+    assert together["conditions"]["real"]["VAE"]["photo_mask_iou"] != table["VAE"]["photo_mask_iou"]
+    assert "the mask head of VAE finds the object for every model" in both["protocol"]["pipeline"]
+    with pytest.raises(ValueError, match="finder GAN is not among the models"):
+        evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                 conditions=("real",), max_images=1, device="cpu", finders=("GAN",))
+
+
 def test_a_click_taken_by_both_heads_gives_both_models_one_mask(library):
     """--crop joint-click: the app's click, the models' heads together keeping the piece under it;
     one model alone takes the click with its own head (--crop click)."""

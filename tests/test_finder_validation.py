@@ -93,14 +93,20 @@ def test_command_line_reports_kinds_the_crops_and_the_click(setup, tmp_path):
     assert "| V | all | 6 |" in (tmp_path / "results.md").read_text()
 
 
-def test_joint_finding_gives_every_model_the_same_mask(setup, tmp_path):
-    """--joint (the app's way): both models find the object with both heads, so their mask
-    figures agree; on their own heads the two tiny models' masks differ."""
+@pytest.fixture(scope="module")
+def two_models(setup):
+    """The command line's arguments for two tiny models A and B whose own heads find different masks."""
     folder, weights = setup
     torch.manual_seed(1)
     other = save_weights(VoxelVAE(**SIZES).eval(), folder / "vae-other")
-    common = ["--data", str(folder / "train"), "--backgrounds", str(folder / "photos"), "--model", f"A=vae:{weights}",
-              "--model", f"B=vae:{other}", "--count", "6", "--seed", "3"]
+    return ["--data", str(folder / "train"), "--backgrounds", str(folder / "photos"), "--model", f"A=vae:{weights}",
+            "--model", f"B=vae:{other}", "--count", "6", "--seed", "3"]
+
+
+def test_joint_finding_gives_every_model_the_same_mask(two_models, tmp_path):
+    """--joint: both models find the object with both heads, so their mask figures agree; on their
+    own heads the two tiny models' masks differ."""
+    common = two_models
     figures = {}
     for joint in (False, True):
         out = tmp_path / str(joint)
@@ -112,3 +118,21 @@ def test_joint_finding_gives_every_model_the_same_mask(setup, tmp_path):
     assert figures[True][0] == figures[True][1]
     assert figures[False][0] != figures[False][1], figures
     assert "mask heads together" in (tmp_path / "True" / "results.md").read_text()
+
+
+def test_a_named_finder_gives_every_model_its_own_heads_mask(two_models, tmp_path):
+    """--finder B (the app's way: one model's head finds for both): A is cropped by B's head, so
+    both report B's own-head mask figures; --finder with --joint, or a name that is no model, is refused."""
+    common = two_models
+    figures = {}
+    for flags in ([], ["--finder", "B"]):
+        out = tmp_path / ("finder" if flags else "own")
+        main(common + ["--out", str(out)] + flags)
+        results = json.loads((out / "results.json").read_text())
+        figures[bool(flags)] = {m: (results["models"][m]["all"]["mask_iou"], results["models"][m]["all"]["extent_iou"])
+                                for m in ("A", "B")}
+    assert figures[True]["A"] == figures[True]["B"] == figures[False]["B"] != figures[False]["A"], figures
+    assert "B's mask head for every model" in (tmp_path / "finder" / "results.md").read_text()
+    for bad in (["--finder", "B", "--joint"], ["--finder", "C"]):
+        with pytest.raises(SystemExit):
+            main(common + ["--out", str(tmp_path / "bad")] + bad)

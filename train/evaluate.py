@@ -309,14 +309,20 @@ def prior_realism(reconstructor, reference_grids: np.ndarray, classifier, seed: 
 
 def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_roots: list[str],
              backgrounds_eval: str, conditions=tuple(CONDITIONS), seed: int = 0, max_images: int | None = None,
-             device: str = "auto", every: int = 1, crop: str = "joint") -> dict:
+             device: str = "auto", every: int = 1, crop: str = "joint", finders: tuple[str, ...] = ()) -> dict:
     """models: {name: (kind, weights)}; every: score every n-th photo only (spread over the
-    categories, unlike max_images); crop: see CROPS. Returns the results dict of results.json."""
+    categories, unlike max_images); crop: see CROPS; finders: for "joint" and "joint-click", the
+    names of the models whose mask heads find the object for every model (empty: all of them).
+    Returns the results dict of results.json. Raises ValueError for a finder that is no model."""
     from recon.generative_metrics import load_voxel_classifier
     from recon.pipeline import Reconstructor
     from train.data.photo_backgrounds import BackgroundBank
 
+    unknown = sorted(set(finders) - set(models))
+    if unknown:
+        raise ValueError(f"finder {', '.join(unknown)} is not among the models ({', '.join(models)})")
     reconstructors = {name: Reconstructor(kind, weights, device) for name, (kind, weights) in models.items()}
+    finding = [reconstructors[name] for name in (finders or reconstructors)]
     image_size = next(iter(reconstructors.values())).image_size if reconstructors else 128
     global_mean, category_means, retrieval, train_grids = training_reference(train_roots, image_size)
     classifier = load_voxel_classifier()
@@ -324,7 +330,8 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
     banks = {"photo": BackgroundBank(backgrounds_eval, sources)}
     points = SurfacePoints()
     results = {"conditions": {}, "photos": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
-                                                               category_means, len(train_grids), crop)}
+                                                               category_means, len(train_grids), crop,
+                                                               list(finders or reconstructors))}
     for condition in conditions:
         photos = test_photos(test_roots, condition, banks, seed)[::every][:max_images]
         log.info("%s: %d test photos", condition, len(photos))
@@ -333,9 +340,9 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             BASELINES[1]: score_method(lambda p: category_means.get(p.category, global_mean).grid, photos, points),
             BASELINES[2]: score_method(lambda p: retrieval.predict(_crop_mask(p.mask, image_size)), photos, points),
         }
-        located = []  # found once for every model (a joint crop), with the finder's doubt
-        if crop in ("joint", "joint-click") and len(reconstructors) > 1:
-            first, *rest = reconstructors.values()
+        located = []  # found once for every model (one crop for all), with the finder's doubt
+        if crop in ("joint", "joint-click") and (len(reconstructors) > 1 or finders):
+            first, *rest = finding
             located = [first.locate(photo.photo, others=tuple(rest),
                                     point=user_click(photo.mask) if crop == "joint-click" else None)
                        for photo in photos]
@@ -365,12 +372,17 @@ FINDERS = {"head": "each model's own mask head finds the object",
 
 
 def protocol_record(train_roots, test_roots, sources, global_mean, category_means, train_models,
-                    crop: str = "joint") -> dict:
+                    crop: str = "joint", finders: list[str] = ()) -> dict:
+    finder = FINDERS[crop]
+    if crop in ("joint", "joint-click") and finders:
+        heads = f"the mask head of {' and '.join(finders)}"
+        finder = (f"{heads} finds the object for every model (one crop for all)" if crop == "joint" else
+                  f"a user's click on the object, {heads} keeping the piece under it (one crop for all)")
     return {
         "test": f"every view of {', '.join(test_roots)} (models and library unseen in training), composited "
                 "into a square frame (object 30-90 % of it); conditions: white, and real = reserved photographs "
                 f"({', '.join(sources)}) with shadow, clutter, colour shift, blur, noise, JPEG",
-        "pipeline": f"recon.pipeline.Reconstructor as in the app: {FINDERS[crop]}, crop, "
+        "pipeline": f"recon.pipeline.Reconstructor as in the app: {finder}, crop, "
                     "prediction pooled in log-odds with the mirrored photo's; cGAN z = 0, VAE mu",
         "resolution": RESOLUTION, "iou_threshold": LEVEL, "f_score_thresholds": list(F_THRESHOLDS),
         "f_score_points": F_POINTS, "alignment": "none", "threshold_search": "none for the networks",
@@ -573,6 +585,10 @@ def main(argv: list[str] | None = None) -> None:
                              "(as the app), border colour, true, a user's box around the true mask with the "
                              "head inside it, the head's piece under a user's click, or the piece under the click of every "
                              "--model's heads together (as the app takes a click)")
+    parser.add_argument("--finder", action="append", default=[], metavar="NAME",
+                        help="with --crop joint / joint-click: the --model whose mask head finds the object "
+                             "for every model (repeatable: their heads together; default: every --model's, as "
+                             "before; the app: VAE)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -586,7 +602,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         results = evaluate(dict(args.model), args.train_data, args.test_data, args.backgrounds_eval,
                            tuple(args.conditions.split(",")), args.seed, args.max_images, args.device,
-                           args.every, args.crop)
+                           args.every, args.crop, tuple(args.finder))
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     json_path, markdown_path = write_results(results, args.out)

@@ -126,15 +126,17 @@ def _crop_mask(photo: TestPhoto, found: np.ndarray, clicked: np.ndarray, crop: s
     return photo.mask, None
 
 
-def validate(reconstructor, photos: list[TestPhoto], others: tuple = ()) -> dict:
+def validate(reconstructor, photos: list[TestPhoto], others: tuple = (), finder=None) -> dict:
     """One model over the validation photos -> per group ("others", "alone", "all") the photo
     count, mean mask IoU, mean extent IoU, the share of each failure kind and the mean
     reconstruction IoU of each crop in CROPS; with a click, the mask IoU and the share found.
-    others: more models whose mask heads find the object with this one's (find_object)."""
-    located = [reconstructor.locate(photo.photo, others=others) for photo in photos]
+    finder: the loaded model whose mask head finds the object for this one (None: its own);
+    others: more models whose mask heads find it with the finder's (find_object)."""
+    finder = finder or reconstructor
+    located = [finder.locate(photo.photo, others=others) for photo in photos]
     found = [f.mask for f in located]
     doubted = np.array([f.rival >= RIVAL_DOUBT for f in located])
-    clicked = [reconstructor.find_object(photo.photo, point=user_click(photo.mask), others=others)
+    clicked = [finder.find_object(photo.photo, point=user_click(photo.mask), others=others)
                for photo in photos]
     click_scores = np.array([mask_scores(c, p.mask)[0] for c, p in zip(clicked, photos)])
     scores = np.array([mask_scores(f, p.mask) for f, p in zip(found, photos)])
@@ -175,7 +177,9 @@ def _doubt(flagged: np.ndarray, failed: np.ndarray) -> dict:
 
 def markdown_table(results: dict) -> str:
     """results.json -> a table, one row per model and group."""
-    finder = ("every model's mask heads together" if results.get("joint") else "each model's own mask head")
+    finder = ("every model's mask heads together" if results.get("joint") else
+              f"{results['finder']}'s mask head for every model" if results.get("finder") else
+              "each model's own mask head")
     lines = [f"Finder validation: {results['photos']} photos of training shapes over {results['backgrounds']} "
              f"(seed {results['seed']}); the object found by {finder}.", "",
              "| model | photos | n | mask IoU | extent IoU | " + " | ".join(KINDS)
@@ -207,17 +211,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--joint", action="store_true",
                         help="every model finds the object with all the --model's heads together, as the app does")
+    parser.add_argument("--finder", metavar="NAME",
+                        help="the --model whose mask head finds the object for every model (as the app does: VAE)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    names = [name for name, _ in args.model]
+    if args.finder and (args.joint or args.finder not in names):
+        parser.error(f"--finder names one of {', '.join(names)} and goes without --joint")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     photos = validation_photos(args.data, args.backgrounds, args.count, args.seed)
     log.info("%d validation photos, %d with other furniture", len(photos), sum(p.others > 0 for p in photos))
     models = {name: Reconstructor(kind, weights, args.device) for name, (kind, weights) in args.model}
+    finder = models.get(args.finder)
     results = {"photos": len(photos), "seed": args.seed, "data": args.data, "backgrounds": args.backgrounds,
-               "joint": args.joint,
+               "joint": args.joint, "finder": args.finder,
                "models": {name: validate(model, photos, tuple(m for m in models.values() if m is not model)
-                                         if args.joint else ())
+                                         if args.joint else (), finder)
                           for name, model in models.items()}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
