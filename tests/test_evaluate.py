@@ -178,9 +178,9 @@ def test_results_of_one_process_per_model_merge_per_condition(tmp_path):
     assert merged["generators"] == {"VAE": {"fvd": 20}}
 
 
-def test_by_default_the_models_find_the_object_together_as_the_app_does(evaluated):
-    """--crop joint (the default): one mask per photo from both heads, so both models score the
-    same mask IoU, and the protocol says so."""
+def test_by_default_the_models_find_the_object_together(evaluated):
+    """--crop joint (the default) without --finder: one mask per photo from both heads, so both
+    models score the same mask IoU, and the protocol says so."""
     assert evaluated["protocol"]["crop"] == "joint" and "together" in evaluated["protocol"]["pipeline"]
     for table in evaluated["conditions"].values():
         assert table["cGAN"]["mask_iou"] == table["VAE"]["mask_iou"]

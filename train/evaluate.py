@@ -331,7 +331,7 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
     points = SurfacePoints()
     results = {"conditions": {}, "photos": {}, "protocol": protocol_record(train_roots, test_roots, sources, global_mean,
                                                                category_means, len(train_grids), crop,
-                                                               list(finders or reconstructors))}
+                                                               list(finders))}
     for condition in conditions:
         photos = test_photos(test_roots, condition, banks, seed)[::every][:max_images]
         log.info("%s: %d test photos", condition, len(photos))
