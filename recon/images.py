@@ -277,6 +277,21 @@ def piece_at(mask: np.ndarray, point: tuple[float, float]) -> np.ndarray:
     return labels == label
 
 
+def clear_of_crop_edges(piece: np.ndarray, crop_box: tuple[int, int, int], band: int = 2) -> bool:
+    """Whether a piece, bool (H, W) photo pixels, stays more than `band` pixels inside a square crop
+    (left, top, side) wherever that square's edge lies inside the photo (the photo's own border does
+    not count: an object may reach it). False for an empty piece."""
+    rows, cols = np.nonzero(piece)
+    if not len(rows):
+        return False
+    height, width = piece.shape
+    left, top, side = crop_box
+    right, bottom = left + side - 1, top + side - 1
+    return not ((left > 0 and cols.min() <= left + band) or (top > 0 and rows.min() <= top + band)
+                or (right < width - 1 and cols.max() >= right - band)
+                or (bottom < height - 1 and rows.max() >= bottom - band))
+
+
 def kept_piece(probabilities: np.ndarray, point: tuple[float, float] | None = None,
                level: float = 0.5) -> np.ndarray:
     """A probability map, float (h, w), with everything outside one piece above `level` set to 0:

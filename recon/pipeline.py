@@ -26,8 +26,9 @@ from recon.generative_metrics import random_shapes
 from recon.colors import color_mesh
 from recon.hub import load_model, resolve_device
 from recon.errors import InvalidImageError
-from recon.images import (FLAT_RANGE, RIVAL_DOUBT, PreparedImage, frame_image, kept_piece, load_image,
-                          probabilities_from_crop, mask_from_frame, mask_in_box, piece_at, prepare_image, rival_share)
+from recon.images import (FLAT_RANGE, RIVAL_DOUBT, PreparedImage, clear_of_crop_edges, frame_image, kept_piece,
+                          load_image, probabilities_from_crop, mask_from_frame, mask_in_box, piece_at, prepare_image,
+                          rival_share)
 from recon.mesh import grid_to_mesh
 from recon.segmentation import refine_by_colour
 
@@ -46,6 +47,13 @@ MIN_OBJECT_SHARE = 0.002  # a found mask smaller than this share of the photo is
 # averaged on a map of SEARCH_SIDE pixels along the photo's longer side.
 TILE_SHARE = 0.6
 SEARCH_SIDE = 256
+# A click where the whole-photo search sees no object (its map below 0.5 under the click: a small or
+# thin piece the head missed there): the head looks again at squares centred on the click, these
+# shares of the photo's longer side, and keeps the smallest whose piece under the click stays clear
+# of the square's inner edges (the whole piece in view). On the finder validation (training shapes
+# over MATE's photographs, 250 photos each; the VAE's head), the click's mask IoU went 0.795 -> 0.825
+# on seed 11, where the rule was found, and 0.795 -> 0.808 on seed 7 (found: 85 % -> 86 %).
+ZOOM_SIDES = (0.3, 0.45, 0.65, 0.9)
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,9 @@ class Reconstructor:
         edges sharp, and that mask is mapped back (a second look, as a person would zoom in); with
         `colours` as well, the photo's own colours then settle its edges (recon.segmentation).
         point (x, y), photo pixels: a user's click on the object; the piece under it (or nearest
-        to it) is kept instead of the likeliest one, at both looks (recon.images.piece_at).
+        to it) is kept instead of the likeliest one, at both looks (recon.images.piece_at); where
+        the whole-photo search sees no object under the click, squares centred on it are looked at
+        instead (ZOOM_SIDES, _look_around).
         others: more loaded models whose mask heads look too; every map is the mean of all the
         heads' maps (an ensemble: the app finds the object once, with both models, and crops both
         models' inputs alike). Raises InvalidImageError when the point lies outside the photo, and
@@ -209,6 +219,8 @@ class Reconstructor:
             map_h, map_w = search.shape
             at = None if point is None else (min(point[0] * map_w / width, map_w - 1e-3),
                                              min(point[1] * map_h / height, map_h - 1e-3))
+            if at is not None and search[int(at[1]), int(at[0])] < 0.5:
+                return FoundObject(self._look_around(image, point, finders, colours))
             found = kept_piece(search, at)
             rival = rival_share(search) if point is None else 0.0
             mask = np.asarray(Image.fromarray(found, mode="F").resize(image.size, Image.Resampling.BILINEAR)) >= 0.5
@@ -227,6 +239,33 @@ class Reconstructor:
         if point is not None:
             refined = piece_at(refined, point)
         return FoundObject(refined if refined.mean() >= MIN_OBJECT_SHARE else mask, rival)
+
+    def _look_around(self, image: Image.Image, point: tuple[float, float], finders: tuple["Reconstructor", ...],
+                     colours: bool) -> np.ndarray:
+        """The piece under a click, bool (H, W), from looks at squares centred on it (ZOOM_SIDES;
+        the finders' masks averaged): the smallest square whose piece stays clear of its inner
+        edges, else the largest that shows one; edges settled by colour (refine_by_colour)."""
+        width, height = image.size
+        whole = np.ones((height, width), bool)
+        crops = [prepare_image(image, size=self.image_size, mask=whole, background="keep",
+                               bbox=(point[0] - side / 2, point[1] - side / 2, point[0] + side / 2, point[1] + side / 2))
+                 for side in (share * max(width, height) for share in ZOOM_SIDES)]
+        masks = np.mean([finder.network.describe(finder._batch([c.pixels for c in crops]))["mask"].float().cpu().numpy()
+                         for finder in finders], axis=0)
+        kept = None
+        for crop, crop_mask in zip(crops, masks):
+            probabilities = probabilities_from_crop(crop_mask, crop, image.size)
+            if not (probabilities >= 0.5).any():
+                continue
+            piece = piece_at(probabilities >= 0.5, point)
+            kept = np.where(piece, probabilities, np.minimum(probabilities, 0.3)).astype(np.float32)
+            if clear_of_crop_edges(piece, crop.crop_box):
+                break
+        if kept is None:
+            return np.zeros((height, width), bool)
+        rough = kept >= 0.5
+        refined = piece_at(refine_by_colour(np.asarray(image.convert("RGB")), kept), point) if colours else rough
+        return refined if refined.mean() >= MIN_OBJECT_SHARE else rough
 
     def prepare(self, image: str | Path | bytes | Image.Image, box: tuple | None = None,
                 mask: np.ndarray | None = None, point: tuple[float, float] | None = None,

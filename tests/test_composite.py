@@ -154,3 +154,25 @@ def test_clutter_puts_things_in_view_but_never_in_the_mask():
                 hidden += 1
     assert energy[True] > 1.5 * energy[False]  # outlines of things, on a smooth plain backdrop
     assert hidden >= 1
+
+
+def test_other_furniture_is_recorded_where_it_shows():
+    """Composite.others: the visible pixels of each other piece, never the object's, showing its colour."""
+    shown = 0
+    for seed in range(30):
+        composite = compose(red_block(), np.random.default_rng(seed), distractor=green_sheet, kind="plain",
+                            clutter=False)
+        red, green = (composite.rgb[..., channel].astype(float) for channel in (0, 1))
+        for other in composite.others:
+            assert other.shape == composite.mask.shape and other.dtype == bool and other.any()
+            assert not (other & composite.mask).any()
+            assert green[other].mean() > red[other].mean() + 50
+            shown += 1
+        # green that the background cannot explain lies inside the recorded pieces
+        plain = plain_background(SIZE, SIZE, np.random.default_rng(seed)).astype(float)
+        if plain[..., 1].max() < 120:
+            greenish = (green > red + 100) & (green > 150)
+            union = np.any(composite.others, axis=0) if composite.others else np.zeros_like(composite.mask)
+            assert greenish[~union].sum() <= 0.05 * max(greenish.sum(), 1) + 4
+    assert shown >= 5
+    assert compose(red_block(), np.random.default_rng(0), kind="plain").others == ()

@@ -125,6 +125,8 @@ def test_evaluate_scores_models_and_baselines_under_both_conditions(evaluated):
             model = table[name]
             assert 0 <= model["mask_iou"] <= 1 and 0 <= model["category_accuracy"] <= 1
             assert 0 <= model["crispness"] <= 1 and np.isfinite(model["fvd"]) and model["fvd"] >= 0
+            assert np.isfinite(model["fvd_samples"]) and model["fvd_samples"] >= 0
+            assert len(model["fvd_samples_draws"]) == len(model["fvd_draws"])
             assert 0 <= model["azimuth_error_median"] <= 180
         assert table["VAE"]["latent_dim"] == 8 and "active_latent_units" in table["VAE"]
     assert set(results["generators"]) == {"VAE"} and results["generators"]["VAE"]["fvd"] >= 0
@@ -280,7 +282,10 @@ def test_intervals_of_runs_per_model_merge_into_the_joint_runs(library, tmp_path
         assert 0 <= low <= high and summary["fvd"][name][1] <= summary["fvd"][name][2]
     difference, low, high = summary["fvd_difference"]["cGAN - VAE"]
     assert difference == pytest.approx(summary["fvd"]["cGAN"][0] - summary["fvd"]["VAE"][0]) and low <= high
+    difference, low, high = summary["fvd_samples_difference"]["cGAN - VAE"]
+    assert difference == pytest.approx(table["cGAN"]["fvd_samples"] - table["VAE"]["fvd_samples"]) and low <= high
     assert "90 % intervals (200 resamples of the 2 test pieces" in markdown_table(merged)
+    assert "FVD of samples cGAN" in markdown_table(merged)
 
 
 def test_photos_record_the_other_furniture_drawn_around_them(library):
@@ -353,3 +358,43 @@ def test_a_users_click_lands_inside_the_thickest_part_of_the_object():
     edge[0:10, 0:80] = True  # touching the photo's border: the border counts as the edge
     x, y = user_click(edge)
     assert 4 <= y <= 6
+
+
+def _banks(library):
+    from train.data.photo_backgrounds import BackgroundBank
+
+    return {"photo": BackgroundBank(library["backgrounds"], ("synthetic",))}
+
+
+def _block(y0, x0, y1, x1, size=100):
+    mask = np.zeros((size, size), bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_a_decoy_is_another_piece_the_centre_prior_would_keep():
+    from train.evaluate import decoy_in_view
+
+    centred, corner = _block(35, 35, 65, 65), _block(0, 0, 30, 30)
+    assert not decoy_in_view(centred, (corner,))
+    assert decoy_in_view(corner, (centred,))  # same size, nearer the centre
+    assert not decoy_in_view(corner, ())
+    assert not decoy_in_view(_block(30, 10, 70, 50), (_block(45, 52, 55, 62),))  # nearer, but far smaller
+    # only the other piece's own pixels count: where it overlaps the object, the object shows
+    assert not decoy_in_view(centred, (_block(35, 35, 65, 66),))
+
+
+def test_decoys_split_the_figures(library):
+    from train.evaluate import decoy_split, markdown_table
+
+    results = evaluate(library["models"], library["train"], library["test"], library["backgrounds"],
+                       conditions=("real",), max_images=6, device="cpu", crop="head")
+    decoys = results["photos"]["real"]["decoy"]
+    assert len(decoys) == 6 and all(isinstance(d, bool) for d in decoys)
+    photos = composite_photos(library["test"], "real", _banks(library))[:6]
+    assert decoys == [p.decoy for p in photos] and not any(p.decoy for p in photos if p.others == 0)
+    results["photos"]["real"]["decoy"] = [True, False, False, True, False, False]
+    split = decoy_split(results, "real")
+    iou = np.array(results["conditions"]["real"]["cGAN"]["photo_iou"])
+    assert split["decoys"] == 2 and split["iou"]["cGAN"] == pytest.approx((iou[[0, 3]].mean(), iou[[1, 2, 4, 5]].mean()))
+    assert "is a decoy" in markdown_table(results)

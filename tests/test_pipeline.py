@@ -321,3 +321,49 @@ def test_embedded_mask_head_finds_the_object(category, seed):
     found = Reconstructor("vae", device="cpu").find_object(Image.fromarray(composite.rgb))
     iou = (found & composite.mask).sum() / max((found | composite.mask).sum(), 1)
     assert iou > 0.6, f"mask IoU {iou:.2f}"
+
+
+class CloseUpFinder:
+    """A stand-in mask head that sees red only where red fills at least a fifth of its input: like
+    the real heads, it misses a small piece in a whole photo and finds it in a close-up."""
+
+    def describe(self, batch):
+        red = (batch[:, 0] > 0.4) & (batch[:, 1] < -0.4) & (batch[:, 2] < -0.4)
+        large = red.float().mean(dim=(1, 2)) >= 0.2
+        count = batch.shape[0]
+        return {"mask": red.float() * large[:, None, None],
+                "category": torch.full((count, len(CATEGORIES)), 1 / len(CATEGORIES)),
+                "azimuth": torch.zeros(count), "elevation": torch.zeros(count)}
+
+
+def test_a_click_the_search_missed_looks_closer_around_it(tiny):
+    """A small red block the whole-photo search misses (3 % of the photo, 9 % of a tile): a click on
+    it finds it in a close-up centred on the click; a click on bare wall finds nothing."""
+    rgb = np.full((600, 600, 3), 190, np.uint8)
+    rgb[300:410, 150:260] = (220, 20, 20)
+    truth = np.zeros((600, 600), bool)
+    truth[300:410, 150:260] = True
+    photo = Image.fromarray(rgb)
+    finder = copy.copy(tiny)
+    finder.network, finder.image_size = CloseUpFinder(), 128
+    assert not finder.find_object(photo, refine=False).any()  # by itself, nothing
+    for point in ((205, 355), (160, 400)):  # its middle, near its corner
+        found = finder.find_object(photo, point=point, colours=False)
+        iou = (found & truth).sum() / (found | truth).sum()
+        assert iou > 0.85, (point, iou)
+        assert finder.locate(photo, point=point).rival == 0.0
+    assert not finder.find_object(photo, point=(500, 80), colours=False).any()
+
+
+def test_a_piece_is_clear_of_a_crop_edges_only_inside_the_photo():
+    from recon.images import clear_of_crop_edges
+
+    piece = np.zeros((100, 100), bool)
+    piece[40:60, 40:60] = True
+    assert clear_of_crop_edges(piece, (30, 30, 40))  # 10 pixels in from every side
+    assert not clear_of_crop_edges(piece, (41, 30, 40))  # the crop cuts its left side
+    assert not clear_of_crop_edges(piece, (30, 30, 31))  # and its right side
+    corner = np.zeros((100, 100), bool)
+    corner[0:10, 0:10] = True
+    assert clear_of_crop_edges(corner, (-20, -20, 40))  # the photo's own border does not count
+    assert not clear_of_crop_edges(np.zeros((100, 100), bool), (0, 0, 100))

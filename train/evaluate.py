@@ -26,7 +26,8 @@ Protocol (also written into the outputs):
   category accuracy, median azimuth / elevation errors; crispness (share of active voxels
   p > 0.2 with p < 0.8) of the mode output; sample diversity (mean pairwise 1 - IoU of 4 samples:
   cGAN z ~ N(0, I), VAE z ~ q(z|x)); Fréchet voxel distance (recon.generative_metrics) of the
-  mode outputs against the true grids; for a VAE its active latent units and the FVD of shapes
+  mode outputs against the true grids, and of one sample per photo (the first of those four: what
+  each model generates, as FID scores a GAN's samples); for a VAE its active latent units and the FVD of shapes
   decoded from z ~ N(0, I);
 - 90 % bootstrap intervals over the test pieces (train.piece_bootstrap) of each model's IoU /
   silhouette retrieval and FVD, and of the paired FVD difference between models.
@@ -51,7 +52,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from recon.errors import EmptyGridError
-from recon.images import RIVAL_DOUBT, bbox_from_mask, mask_in_box, prepare_image
+from recon.images import CENTRE_SPREAD, RIVAL_DOUBT, bbox_from_mask, mask_in_box, prepare_image
 from recon.metrics import f_score, surface_points
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
 from train.piece_bootstrap import DRAWS, interval, piece_resamples, ratio_draws
@@ -102,7 +103,8 @@ class TestPhoto:
     """One evaluation photo: the composite (PIL RGB), its true visible mask bool (H, W), the true
     grid bool (32, 32, 32), category, camera (degrees), the model it shows and how many other
     pieces of furniture compose drew for it (0 on white; one that would hide too much of the object
-    from in front is drawn but left out of the picture)."""
+    from in front is drawn but left out of the picture); decoy: another piece of furniture in view
+    that the finder's prior would rather keep, even given every piece's true mask (decoy_in_view)."""
 
     photo: Image.Image
     mask: np.ndarray
@@ -112,6 +114,25 @@ class TestPhoto:
     elevation: float
     model: str
     others: int = 0
+    decoy: bool = False
+
+
+def decoy_in_view(mask: np.ndarray, others: tuple[np.ndarray, ...], spread: float = CENTRE_SPREAD) -> bool:
+    """Whether another piece of furniture in view, bool (H, W) visible pixels each, scores higher
+    than the object's visible pixels `mask` under the finder's prior (recon.images.piece_scores:
+    area times a Gaussian of the centre's distance from the photo's centre). There, a finder that
+    found every piece perfectly and kept the likeliest would still keep another piece: the photo
+    does not say which piece is meant (a user would centre it, or click it)."""
+    def score(pixels: np.ndarray) -> float:
+        rows, cols = np.nonzero(pixels)
+        if not len(rows):
+            return 0.0
+        height, width = pixels.shape
+        distance2 = (rows.mean() / height - 0.5) ** 2 + (cols.mean() / width - 0.5) ** 2
+        return len(rows) * float(np.exp(-distance2 / (2 * spread ** 2)))
+
+    own = score(mask)
+    return any(score(other & ~mask) > own for other in others)
 
 
 def _crop_mask(mask: np.ndarray, image_size: int) -> np.ndarray:
@@ -142,7 +163,8 @@ def test_photos(roots: list[str], condition: str, backgrounds: dict, seed: int =
                 continue
             photos.append(TestPhoto(Image.fromarray(composite.rgb), composite.mask,
                                     dataset.voxels(entry) >= LEVEL, entry.category, entry.azimuth,
-                                    entry.elevation, entry.model, len(others)))
+                                    entry.elevation, entry.model, len(others),
+                                    decoy_in_view(composite.mask, composite.others)))
     return photos
 
 
@@ -277,16 +299,20 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
     result["elevation_error_median"] = float(np.median([abs(r.elevation_deg - p.elevation)
                                                         for r, p in zip(readings, photos)]))
     result["crispness"] = crispness(grids).pooled
-    diversity = []
+    diversity, first_samples = [], []
     for k in range(0, len(prepared)):
-        samples = np.stack([reconstructor.predict([prepared[k]], seed=seed + s)[0] for s in range(DIVERSITY_SAMPLES)])
-        diversity.append(pairwise_diversity(pool_to_32(samples)))
+        samples = pool_to_32(np.stack([reconstructor.predict([prepared[k]], seed=seed + s)[0]
+                                       for s in range(DIVERSITY_SAMPLES)]))
+        diversity.append(pairwise_diversity(samples))
+        first_samples.append(samples[0])
     result["sample_diversity"] = float(np.mean(diversity))
     truths = np.stack([photo.truth for photo in photos]).astype(np.float32)
-    generated, real = voxel_features(pooled, classifier), voxel_features(truths, classifier)
-    result["fvd"] = frechet_distance(generated, real)
-    result["fvd_draws"] = [frechet_distance(generated[r], real[r])
-                           for r in piece_resamples([p.model for p in photos], [p.category for p in photos], seed=seed)]
+    resamples = piece_resamples([p.model for p in photos], [p.category for p in photos], seed=seed)
+    real = voxel_features(truths, classifier)
+    for key, grids_scored in (("fvd", pooled), ("fvd_samples", np.stack(first_samples))):
+        generated = voxel_features(grids_scored, classifier)
+        result[key] = frechet_distance(generated, real)
+        result[f"{key}_draws"] = [frechet_distance(generated[r], real[r]) for r in resamples]
     if reconstructor.kind == "vae":
         from recon.generative_metrics import active_latent_units
 
@@ -352,7 +378,7 @@ def evaluate(models: dict[str, tuple[str, str]], train_roots: list[str], test_ro
             log.info("%s %s: IoU %.3f", condition, name, table[name]["mean_over_categories"]["iou"])
         results["conditions"][condition] = table
         results["photos"][condition] = {"piece": [p.model for p in photos], "category": [p.category for p in photos],
-                                        "others": [p.others for p in photos]}
+                                        "others": [p.others for p in photos], "decoy": [p.decoy for p in photos]}
         if located:  # the finder's doubt, as the app shows it (recon.images.rival_share)
             results["photos"][condition]["rival"] = [f.rival for f in located]
     results["generators"] = {name: prior_realism(r, train_grids, classifier, seed)
@@ -418,13 +444,15 @@ def markdown_table(results: dict) -> str:
         models = {n: m for n, m in table.items() if n not in BASELINES}
         if models:
             lines += ["| model | mask IoU | category acc. | azimuth err. (median) | elevation err. (median) "
-                      "| crispness (lower: crisper) | sample diversity | FVD (lower: more real) | VAE active units |",
-                      "|---|---|---|---|---|---|---|---|---|"]
+                      "| crispness (lower: crisper) | sample diversity | FVD (lower: more real) | FVD of samples "
+                      "| VAE active units |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]
             for name, m in models.items():
                 units = f"{m['active_latent_units']} / {m['latent_dim']}" if "active_latent_units" in m else "-"
+                sampled = f"{m['fvd_samples']:.1f}" if "fvd_samples" in m else "-"
                 lines.append(f"| {name} | {m['mask_iou']:.3f} | {m['category_accuracy']:.3f} | "
                              f"{m['azimuth_error_median']:.1f}° | {m['elevation_error_median']:.1f}° | "
-                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {units} |")
+                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {sampled} | {units} |")
             lines.append("")
         summary = interval_summary(results, condition)
         if summary:
@@ -432,6 +460,9 @@ def markdown_table(results: dict) -> str:
         split = others_split(results, condition)
         if split:
             lines += [_others_sentence(split), ""]
+        decoys = decoy_split(results, condition)
+        if decoys:
+            lines += [_decoy_sentence(decoys), ""]
         doubt = doubt_split(results, condition)
         if doubt:
             lines += [_doubt_sentence(doubt), ""]
@@ -444,7 +475,9 @@ def markdown_table(results: dict) -> str:
 def interval_summary(results: dict, condition: str) -> dict:
     """90 % bootstrap intervals over the test pieces (train.piece_bootstrap) of the headline
     figures, each (value, low, high): "ratio" {model: IoU / silhouette retrieval, mean over
-    categories}, "fvd" {model: FVD}, "fvd_difference" {"A - B": paired FVD difference}, "pieces".
+    categories}, "fvd" {model: FVD}, "fvd_difference" {"A - B": paired FVD difference}, the same
+    two for one sample per photo ("fvd_samples", "fvd_samples_difference"; empty for runs written
+    before they were kept), "pieces", "draws".
     Empty for results written before per-photo figures were kept."""
     table, photos = results["conditions"][condition], results.get("photos", {}).get(condition)
     retrieval = table.get(BASELINES[2], {})
@@ -454,17 +487,22 @@ def interval_summary(results: dict, condition: str) -> dict:
     resamples = piece_resamples(photos["piece"], photos["category"], len(next(iter(models.values()))["fvd_draws"]),
                                 results["protocol"]["bootstrap"]["seed"])
     categories = photos["category"]
-    summary = {"ratio": {}, "fvd": {}, "fvd_difference": {}, "pieces": len(set(photos["piece"])), "draws": len(resamples)}
+    summary = {"ratio": {}, "fvd": {}, "fvd_difference": {}, "fvd_samples": {}, "fvd_samples_difference": {},
+               "pieces": len(set(photos["piece"])), "draws": len(resamples)}
     for name, m in models.items():
         value = m["mean_over_categories"]["iou"] / retrieval["mean_over_categories"]["iou"]
         summary["ratio"][name] = (value, *interval(ratio_draws(m["photo_iou"], retrieval["photo_iou"], categories,
                                                                 resamples)))
-        summary["fvd"][name] = (m["fvd"], *interval(m["fvd_draws"]))
+        for key in ("fvd", "fvd_samples"):
+            if f"{key}_draws" in m:
+                summary[key][name] = (m[key], *interval(m[f"{key}_draws"]))
     names = list(models)
     for k, a in enumerate(names):
         for b in names[k + 1:]:
-            paired = np.subtract(models[a]["fvd_draws"], models[b]["fvd_draws"])
-            summary["fvd_difference"][f"{a} - {b}"] = (models[a]["fvd"] - models[b]["fvd"], *interval(paired))
+            for key in ("fvd", "fvd_samples"):
+                if f"{key}_draws" in models[a] and f"{key}_draws" in models[b]:
+                    paired = np.subtract(models[a][f"{key}_draws"], models[b][f"{key}_draws"])
+                    summary[f"{key}_difference"][f"{a} - {b}"] = (models[a][key] - models[b][key], *interval(paired))
     return summary
 
 
@@ -484,6 +522,42 @@ def others_split(results: dict, condition: str) -> dict:
             "iou": {name: (float(iou[crowded].mean()), float(iou[~crowded].mean())) for name, iou in table.items()}}
 
 
+def _split_figures(table: dict, chosen: np.ndarray) -> dict:
+    """Per method, (mean over the chosen photos, mean over the rest) of its per-photo IoU ("iou")
+    and mask IoU ("mask_iou"; models only), for the methods that kept one figure per photo."""
+    def split(values):
+        values = np.array(values)
+        return float(values[chosen].mean()), float(values[~chosen].mean())
+
+    return {key: {name: split(m[f"photo_{key}"]) for name, m in table.items()
+                  if len(m.get(f"photo_{key}", [])) == len(chosen)} for key in ("iou", "mask_iou")}
+
+
+def decoy_split(results: dict, condition: str) -> dict:
+    """IoU and mask IoU (means over images) of every method on the photos where another piece of
+    furniture is a decoy (decoy_in_view: the finder's prior keeps it even on the true masks) and on
+    the rest -> {"decoys": count, "photos": count, "iou": {method: (decoy, rest)}, "mask_iou": {model:
+    (decoy, rest)}}; empty when the run did not record decoys or there are none."""
+    decoys = results.get("photos", {}).get(condition, {}).get("decoy")
+    if not decoys or not any(decoys) or all(decoys):
+        return {}
+    decoys = np.array(decoys, bool)
+    return {"decoys": int(decoys.sum()), "photos": len(decoys),
+            **_split_figures(results["conditions"][condition], decoys)}
+
+
+def _pairs(figures: dict) -> str:
+    """{name: (a, b)} -> "name a / b, ..." (three decimals)."""
+    return ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in figures.items())
+
+
+def _decoy_sentence(split: dict) -> str:
+    return (f"Where another piece of furniture in view is a decoy (the finder's prior, size and nearness to the "
+            f"centre, would keep it even given every piece's true mask: the photo does not say which piece is "
+            f"meant; {split['decoys']} of {split['photos']} photos) / elsewhere: IoU mean over images "
+            f"{_pairs(split['iou'])}; mask IoU {_pairs(split['mask_iou'])}.")
+
+
 def doubt_split(results: dict, condition: str) -> dict:
     """Mask IoU and IoU (means over images) of every model on the photos where the joint finder
     was in doubt (rival >= RIVAL_DOUBT: the app asks for a click) and where it was not ->
@@ -495,29 +569,18 @@ def doubt_split(results: dict, condition: str) -> dict:
     flagged = np.array(rivals) >= RIVAL_DOUBT
     if flagged.all() or not flagged.any():
         return {}
-    table = results["conditions"][condition]
-
-    def split(values):
-        values = np.array(values)
-        return float(values[flagged].mean()), float(values[~flagged].mean())
-
     return {"flagged": int(flagged.sum()), "photos": len(flagged),
-            "mask_iou": {name: split(m["photo_mask_iou"]) for name, m in table.items()
-                         if len(m.get("photo_mask_iou", [])) == len(flagged)},
-            "iou": {name: split(m["photo_iou"]) for name, m in table.items()
-                    if len(m.get("photo_iou", [])) == len(flagged)}}
+            **_split_figures(results["conditions"][condition], flagged)}
 
 
 def _doubt_sentence(split: dict) -> str:
-    masks = ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in split["mask_iou"].items())
-    cells = ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in split["iou"].items())
     return (f"Where the finder was in doubt (another piece at least {RIVAL_DOUBT:.0%} as likely; the app asks for "
-            f"a click: {split['flagged']} of {split['photos']} photos) / elsewhere: mask IoU {masks}; "
-            f"IoU mean over images {cells}.")
+            f"a click: {split['flagged']} of {split['photos']} photos) / elsewhere: mask IoU "
+            f"{_pairs(split['mask_iou'])}; IoU mean over images {_pairs(split['iou'])}.")
 
 
 def _others_sentence(split: dict) -> str:
-    cells = ", ".join(f"{name} {a:.3f} / {b:.3f}" for name, (a, b) in split["iou"].items())
+    cells = _pairs(split["iou"])
     return (f"With other furniture drawn beside the object ({split['with']} photos) / without "
             f"({split['without']}), IoU mean over images: {cells}.")
 
@@ -532,6 +595,10 @@ def _interval_sentence(summary: dict) -> str:
             "so its true shapes vary less)")
     if summary["fvd_difference"]:
         text += f"; FVD difference, paired {cells(summary['fvd_difference'], lambda v: f'{v:+.0f}')}"
+    if summary.get("fvd_samples"):
+        text += f"; FVD of samples {cells(summary['fvd_samples'], lambda v: f'{v:.0f}')}"
+    if summary.get("fvd_samples_difference"):
+        text += f", paired difference {cells(summary['fvd_samples_difference'], lambda v: f'{v:+.0f}')}"
     return text + "."
 
 

@@ -52,12 +52,14 @@ class Cutout:
 @dataclass(frozen=True, eq=False)
 class Composite:
     """rgb uint8 (H, W, 3); mask bool (H, W): the object's visible pixels; kind: background kind;
-    framed: the object was shrunk into a whole-frame view."""
+    framed: the object was shrunk into a whole-frame view; others: the visible pixels of each other
+    piece of furniture in the picture, bool (H, W) each (those that show at all)."""
 
     rgb: np.ndarray
     mask: np.ndarray
     kind: str
     framed: bool = False
+    others: tuple[np.ndarray, ...] = ()
 
 
 def _background(kind: str, rng, height, width, banks: dict, horizon) -> np.ndarray:
@@ -200,6 +202,9 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
     cluttered = effects and kind != "white"
     front = np.zeros_like(alpha)
     front_colour = np.zeros_like(colour)
+    # each other piece of furniture: [coverage still showing, drawn in front?]; whatever is painted
+    # later over its layer hides it (_cover), the object and the front layer hide those behind
+    others: list[list] = []
     if cluttered and distractor is not None and rng.random() < 0.5:
         for other in [distractor() for _ in range(int(rng.integers(1, 3)))]:
             side = rng.choice([-1, 1])
@@ -210,19 +215,25 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
             in_front = rng.random() < 0.35
             hidden = (o_alpha * alpha).sum() / max(alpha.sum(), 1e-6)
             if in_front and hidden <= MAX_OCCLUSION:
+                _cover(others, o_alpha, True)
                 front_colour = o_colour * o_alpha[..., None] + front_colour * (1 - o_alpha[..., None])
                 front = np.maximum(front, o_alpha)
+                others.append([o_alpha, True])
             elif not in_front:
+                _cover(others, o_alpha, False)
                 image = o_colour * o_alpha[..., None] + image * (1 - o_alpha[..., None])
+                others.append([o_alpha, False])
     if cluttered and clutter and rng.random() < CLUTTER_CHANCE:
         for _ in range(int(rng.integers(1, 4))):
             shape = clutter_shape(rng, height, width)
             fill = _clutter_fill(rng, height, width, banks)
             if rng.random() < 0.25 and (shape * alpha).sum() <= MAX_OCCLUSION * max(alpha.sum(), 1e-6) \
                     and ((np.maximum(front, shape)) * alpha).sum() <= MAX_OCCLUSION * max(alpha.sum(), 1e-6):
+                _cover(others, shape, True)
                 front_colour = fill * shape[..., None] + front_colour * (1 - shape[..., None])
                 front = np.maximum(front, shape)
             else:
+                _cover(others, shape, False)
                 shadow = np.roll(cv2.GaussianBlur(shape, (0, 0), 4.0), int(rng.integers(2, 8)), axis=0)
                 image = image * (1 - 0.35 * shadow[..., None])
                 image = fill * shape[..., None] + image * (1 - shape[..., None])
@@ -232,9 +243,11 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
                                        (rng.uniform(0, width), rng.uniform(0, height)), height, width)
             hidden = (np.maximum(front, p_alpha) * alpha).sum() / max(alpha.sum(), 1e-6)
             if rng.random() < 0.3 and hidden <= MAX_OCCLUSION:
+                _cover(others, p_alpha, True)
                 front_colour = p_colour * p_alpha[..., None] + front_colour * (1 - p_alpha[..., None])
                 front = np.maximum(front, p_alpha)
             else:
+                _cover(others, p_alpha, False)
                 image = p_colour * p_alpha[..., None] + image * (1 - p_alpha[..., None])
     if effects and kind != "white" and rng.random() < 0.6:
         image = image * (1 - rng.uniform(0.25, 0.6) * _contact_shadow(alpha, rng))[..., None]
@@ -243,5 +256,16 @@ def compose(cutout: Cutout, rng: np.random.Generator, backgrounds: dict | None =
     image = colour * alpha[..., None] + image * (1 - alpha[..., None])
     image = front_colour * front[..., None] + image * (1 - front[..., None])
     visible = alpha * (1 - front)
+    _cover(others, alpha, False)
+    _cover(others, front, False)
+    shown = tuple(mask for mask in (coverage >= 0.5 for coverage, _ in others) if mask.any())
     rgb = _photo_effects(image, rng) if effects else np.clip(image, 0, 255).round().astype(np.uint8)
-    return Composite(rgb, visible >= 0.5, kind, frame)
+    return Composite(rgb, visible >= 0.5, kind, frame, shown)
+
+
+def _cover(layers: list[list], alpha: np.ndarray, in_front: bool) -> None:
+    """Something of coverage `alpha` painted over the front layer (in_front) or over the picture
+    behind it hides that much of the pieces already there on that layer (in place)."""
+    for layer in layers:
+        if layer[1] == in_front:
+            layer[0] = layer[0] * (1 - alpha)
