@@ -222,8 +222,14 @@ def piece_scores(probabilities: np.ndarray, level: float = 0.5,
     mass = scipy.ndimage.sum_labels(probabilities, labels, index)
     height, width = probabilities.shape
     centres = np.asarray(scipy.ndimage.center_of_mass(probabilities, labels, index)) / (height, width)
-    distance2 = ((centres - 0.5) ** 2).sum(axis=1)
-    return labels, mass * np.exp(-distance2 / (2 * spread ** 2))
+    return labels, mass * centre_weight(centres, spread)
+
+
+def centre_weight(centres: np.ndarray, spread: float = CENTRE_SPREAD) -> np.ndarray:
+    """The finder's centre prior: exp(-d^2 / (2 spread^2)) for centres (..., 2) given as (y / h,
+    x / w) fractions of the photo, d their distance from its centre (piece_scores)."""
+    distance2 = ((np.asarray(centres, np.float64) - 0.5) ** 2).sum(axis=-1)
+    return np.exp(-distance2 / (2 * spread ** 2))
 
 
 def likeliest_piece(probabilities: np.ndarray, level: float = 0.5, spread: float = CENTRE_SPREAD) -> np.ndarray:

@@ -196,9 +196,9 @@ class Reconstructor:
         edges sharp, and that mask is mapped back (a second look, as a person would zoom in); with
         `colours` as well, the photo's own colours then settle its edges (recon.segmentation).
         point (x, y), photo pixels: a user's click on the object; the piece under it (or nearest
-        to it) is kept instead of the likeliest one, at both looks (recon.images.piece_at); where
-        the whole-photo search sees no object under the click, squares centred on it are looked at
-        instead (ZOOM_SIDES, _look_around).
+        to it) is kept instead of the likeliest one, at both looks (recon.images.piece_at); with
+        `tiles`, where the whole-photo search sees no object under the click, squares centred on it
+        are looked at instead (ZOOM_SIDES, _look_around).
         others: more loaded models whose mask heads look too; every map is the mean of all the
         heads' maps (an ensemble: the app finds the object once, with both models, and crops both
         models' inputs alike). Raises InvalidImageError when the point lies outside the photo, and

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from recon.errors import EmptyGridError
-from recon.images import CENTRE_SPREAD, RIVAL_DOUBT, bbox_from_mask, mask_in_box, prepare_image
+from recon.images import CENTRE_SPREAD, RIVAL_DOUBT, bbox_from_mask, centre_weight, mask_in_box, prepare_image
 from recon.metrics import f_score, surface_points
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
 from train.piece_bootstrap import DRAWS, interval, piece_resamples, ratio_draws
@@ -123,13 +123,11 @@ def decoy_in_view(mask: np.ndarray, others: tuple[np.ndarray, ...], spread: floa
     area times a Gaussian of the centre's distance from the photo's centre). There, a finder that
     found every piece perfectly and kept the likeliest would still keep another piece: the photo
     does not say which piece is meant (a user would centre it, or click it)."""
-    def score(pixels: np.ndarray) -> float:
-        rows, cols = np.nonzero(pixels)
-        if not len(rows):
+    def score(pixels: np.ndarray) -> float:  # as recon.images.piece_scores weighs a piece
+        if not pixels.any():
             return 0.0
-        height, width = pixels.shape
-        distance2 = (rows.mean() / height - 0.5) ** 2 + (cols.mean() / width - 0.5) ** 2
-        return len(rows) * float(np.exp(-distance2 / (2 * spread ** 2)))
+        centre = np.asarray(scipy.ndimage.center_of_mass(pixels)) / pixels.shape
+        return float(pixels.sum() * centre_weight(centre, spread))
 
     own = score(mask)
     return any(score(other & ~mask) > own for other in others)
