@@ -30,7 +30,7 @@ LIMITATIONS = """\
   drawn by the user then drives the crop).
 - Output is a coarse 32^3 occupancy grid in a canonical frame (upright, front-facing, longest side
   spanning the cube); the size comes from a per-category table, not from the photo.
-- Trained on CPU in stages over several sessions, under four hours in all (see how it was trained):
+- Trained on CPU in stages over several sessions, a few hours in all (see how it was trained):
   far from converged. The evaluation is on a whole furniture
   library (Sweet Home 3D's KatorLegaz, 14 pieces in 5 categories) and on real photographs that
   training never saw; real photos of unusual designs can still score lower."""
