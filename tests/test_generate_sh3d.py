@@ -72,10 +72,12 @@ MTL = "newmtl red\nKd 1 0 0\nnewmtl green\nKd 0 1 0\n"
 def library(tmp_path):
     path = tmp_path / "lib" / "KatorLegaz.sh3f"
     path.parent.mkdir()
+    # fixed timestamps: the archive's bytes (and so each piece's key and random stream, its stretch
+    # among them) must not depend on the clock, or a rare draw leaves a stretch invisible at 128^3
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("PluginFurnitureCatalog.properties", PROPERTIES)
-        archive.writestr("box/box.obj", OBJ)
-        archive.writestr("box/box.mtl", MTL)
+        for name, text in (("PluginFurnitureCatalog.properties", PROPERTIES), ("box/box.obj", OBJ),
+                           ("box/box.mtl", MTL)):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text)
     return path
 
 
