@@ -9,8 +9,9 @@ embedded weights, or random-init ones in a temp folder when none are embedded ye
 then still real: speed does not depend on the weights' values). It warms both models up, reads
 the server's resident memory (RSS), runs the mix, reads RSS again, and prints a summary table and
 writes it as JSON. Pass/fail (exit status 0/1): every good request succeeds, every bad one gets
-its own error message, RSS grows by less than --max-growth-mb, and everything finishes within
---timeout seconds (a stuck queue shows up as that timeout; exit status 2).
+its own error message (the warm-up's requests too), RSS grows by less than --max-growth-mb, and
+everything finishes within --timeout seconds (a stuck queue shows up as that timeout; exit status
+2). A client that cannot connect fails each request it takes, with the reason.
 """
 
 from __future__ import annotations
@@ -215,13 +216,18 @@ def run_clients(url: str, jobs: list[Job], clients: int, timeout: float, downloa
     lock = threading.Lock()
 
     def worker(number: int) -> None:
-        client = Client(url, verbose=False, download_files=str(downloads / f"client-{number}"))
+        client, refused = None, None
         while True:
             try:
                 job = pending.get_nowait()
             except queue.Empty:
                 return
-            outcome = run_job(client, job)
+            if client is None and refused is None:
+                try:
+                    client = Client(url, verbose=False, download_files=str(downloads / f"client-{number}"))
+                except Exception as raised:  # a server that cannot be reached fails this worker's jobs, loudly
+                    refused = f"client could not connect: {type(raised).__name__}: {raised}"
+            outcome = run_job(client, job) if client is not None else Outcome(job.kind, job.label, 0.0, False, refused)
             with lock:
                 outcomes.append(outcome)
 
@@ -315,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
             # allocate its buffers once, so the memory figures below show growth, not start-up.
             warm_up = [job for job in jobs if job.kind == "reconstruct"][:args.clients]
             warm_up += [job for job in jobs if job.kind == "place"][:2]
-            run_clients(url, warm_up, args.clients, timeout, folder / "downloads")
+            warm_outcomes, warm_finished = run_clients(url, warm_up, args.clients, timeout, folder / "downloads")
+            warm_failures = [asdict(o) for o in warm_outcomes if not o.ok]
+            if not warm_finished or warm_failures:
+                print(f"warm-up: {len(warm_outcomes)} of {len(warm_up)} requests answered in time, "
+                      f"{len(warm_failures)} failed: {warm_failures[:2]}")
             rss_before = resident_mb(process.pid) if process else float("nan")
             memory_before = memory_breakdown(process.pid) if process else {}
             monitor = MemoryMonitor(process.pid if process else None)
@@ -347,18 +357,26 @@ def main(argv: list[str] | None = None) -> int:
             "table": summarise(outcomes), "wall_s": round(wall, 2),
             "throughput_per_s": round(len(outcomes) / wall, 3) if wall else 0.0,
             "rss_before_mb": round(rss_before, 1), "rss_after_mb": round(rss_after, 1),
-            "rss_growth_mb": round(growth, 1), "rss_peak_mb": round(rss_peak, 1), "finished": finished,
+            "rss_growth_mb": round(growth, 1), "rss_peak_mb": round(rss_peak, 1),
+            "finished": finished and warm_finished,
             "unfinished": len(jobs) - len(outcomes), "failures": failures,
+            "warm_up": {"requests": len(warm_up), "answered": len(warm_outcomes), "finished": warm_finished,
+                        "failures": warm_failures},
             "memory_before": memory_before, "memory_after": memory_after,
             "soak_rounds": args.soak, "soak_rss_after_each_round_mb": soak_rss, "soak_failures": soak_failures,
         }
-        report["passed"] = bool(finished and not failures and len(outcomes) == len(jobs) and not soak_failures
+        report["passed"] = bool(report["finished"] and not failures and not warm_failures
+                                and len(outcomes) == len(jobs) and not soak_failures
                                 and not growth >= args.max_growth_mb)
+        server_log = folder / "server.log"
+        if not report["passed"] and server_log.is_file():  # what the server said, before the folder goes
+            report["server_log_tail"] = server_log.read_text(errors="replace").splitlines()[-40:]
+            print("server log (last 40 lines):", *report["server_log_tail"], sep="\n")
     print_summary(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2))
     print(f"report written to {args.json}")
-    if not finished:
+    if not report["finished"]:
         return 2
     return 0 if report["passed"] else 1
 

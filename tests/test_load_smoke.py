@@ -7,6 +7,7 @@ reconstructions); over 20 requests RSS still mostly reflects allocator warm-up, 
 reported, with a loose ceiling that catches a gross leak.
 """
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -30,8 +31,23 @@ def test_smoke_load_every_request_answered(tmp_path):
     assert report["finished"], "the queue did not finish in time (deadlock?)"
     assert report["requests"] == 20 and report["clients"] == 4
     assert report["failures"] == [], report["failures"]
+    assert report["warm_up"]["failures"] == [], report["warm_up"]["failures"]
     table = report["table"]
     assert table["reconstruct"]["ok"] == table["reconstruct"]["requests"] > 0
     assert table["place"]["ok"] == table["place"]["requests"] > 0
     assert table["bad"]["ok"] == table["bad"]["requests"] > 0
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_client_that_cannot_connect_fails_its_requests_with_the_reason(tmp_path):
+    spec = importlib.util.spec_from_file_location("load_test", ROOT / "scripts" / "load_test.py")
+    load_test = importlib.util.module_from_spec(spec)
+    sys.modules["load_test"] = load_test  # its dataclasses look their module up there
+    spec.loader.exec_module(load_test)
+    url = f"http://127.0.0.1:{load_test._free_port()}/"  # nothing listens there
+    jobs = [load_test.Job("reconstruct", "/reconstruct", (), label=f"photo-{k}") for k in range(3)]
+    outcomes, finished = load_test.run_clients(url, jobs, clients=2, timeout=60, downloads=tmp_path)
+    assert finished
+    assert sorted(o.label for o in outcomes) == ["photo-0", "photo-1", "photo-2"]
+    assert not any(o.ok for o in outcomes)
+    assert all(o.detail.startswith("client could not connect") for o in outcomes)
