@@ -273,6 +273,10 @@ def print_summary(report: dict) -> None:
           f"{report['rss_before_mb']:.0f} MB -> {report['rss_after_mb']:.0f} MB "
           f"(growth {report['rss_growth_mb']:+.0f} MB, peak {report['rss_peak_mb']:.0f} MB); "
           f"finished in time: {report['finished']}")
+    warm = report["warm_up"]
+    if not warm["finished"] or warm["failures"]:
+        print(f"warm-up: {warm['answered']} of {warm['requests']} requests answered in time, "
+              f"{len(warm['failures'])} failed: {warm['failures'][:2]}")
     if report["memory_before"] and report["memory_after"]:
         print("server memory before -> after: " + ", ".join(
             f"{key} {report['memory_before'][key]:g} -> {report['memory_after'][key]:g}"
@@ -283,6 +287,8 @@ def print_summary(report: dict) -> None:
               f"{report['soak_failures']} failures")
     for failure in report["failures"][:10]:
         print(f"  FAILED {failure['kind']} {failure['label']}: {failure['detail'][:200]}")
+    if report.get("server_log_tail"):
+        print("server log (last 40 lines):", *report["server_log_tail"], sep="\n")
     print("PASS" if report["passed"] else "FAIL")
 
 
@@ -323,9 +329,6 @@ def main(argv: list[str] | None = None) -> int:
             warm_up += [job for job in jobs if job.kind == "place"][:2]
             warm_outcomes, warm_finished = run_clients(url, warm_up, args.clients, timeout, folder / "downloads")
             warm_failures = [asdict(o) for o in warm_outcomes if not o.ok]
-            if not warm_finished or warm_failures:
-                print(f"warm-up: {len(warm_outcomes)} of {len(warm_up)} requests answered in time, "
-                      f"{len(warm_failures)} failed: {warm_failures[:2]}")
             rss_before = resident_mb(process.pid) if process else float("nan")
             memory_before = memory_breakdown(process.pid) if process else {}
             monitor = MemoryMonitor(process.pid if process else None)
@@ -371,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
         server_log = folder / "server.log"
         if not report["passed"] and server_log.is_file():  # what the server said, before the folder goes
             report["server_log_tail"] = server_log.read_text(errors="replace").splitlines()[-40:]
-            print("server log (last 40 lines):", *report["server_log_tail"], sep="\n")
     print_summary(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2))

@@ -39,10 +39,10 @@ def test_smoke_load_every_request_answered(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:]
 
 
-def test_a_client_that_cannot_connect_fails_its_requests_with_the_reason(tmp_path):
+def test_a_client_that_cannot_connect_fails_its_requests_with_the_reason(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("load_test", ROOT / "scripts" / "load_test.py")
     load_test = importlib.util.module_from_spec(spec)
-    sys.modules["load_test"] = load_test  # its dataclasses look their module up there
+    monkeypatch.setitem(sys.modules, "load_test", load_test)  # its dataclasses look their module up there
     spec.loader.exec_module(load_test)
     url = f"http://127.0.0.1:{load_test._free_port()}/"  # nothing listens there
     jobs = [load_test.Job("reconstruct", "/reconstruct", (), label=f"photo-{k}") for k in range(3)]
