@@ -136,3 +136,26 @@ def test_a_named_finder_gives_every_model_its_own_heads_mask(two_models, tmp_pat
     for bad in (["--finder", "B", "--joint"], ["--finder", "C"]):
         with pytest.raises(SystemExit):
             main(common + ["--out", str(tmp_path / "bad")] + bad)
+
+
+def test_pieces_stand_in_the_validation_photos_as_background(setup, tmp_path):
+    """--pieces: non-furniture cut-outs (here a magenta disc) stand in view as decoys, never in the
+    object's mask; seeded like the rest; without them the photos are those of before."""
+    folder, _ = setup
+    disc = np.zeros((40, 40, 4), np.uint8)
+    rows, cols = np.mgrid[:40, :40]
+    disc[..., 0], disc[..., 2] = 255, 255
+    disc[..., 3] = (((rows - 20) ** 2 + (cols - 20) ** 2) < 18 ** 2) * 255
+    (tmp_path / "pieces" / "toys").mkdir(parents=True)
+    Image.fromarray(disc).save(tmp_path / "pieces" / "toys" / "disc.png")
+    args = (str(folder / "train"), str(folder / "photos"))
+    with_pieces = validation_photos(*args, count=6, seed=3, size=96, pieces=str(tmp_path / "pieces"))
+    again = validation_photos(*args, count=6, seed=3, size=96, pieces=str(tmp_path / "pieces"))
+    assert all(np.array_equal(np.asarray(a.photo), np.asarray(b.photo)) for a, b in zip(with_pieces, again))
+    magenta = [(lambda rgb: (rgb[..., 0] > 170) & (rgb[..., 1] < 90) & (rgb[..., 2] > 170))(
+        np.asarray(p.photo).astype(int)) for p in with_pieces]
+    shown = [m for m in magenta if m.sum() > 30]
+    assert shown, "no piece in view in six photos"
+    assert all((m & p.mask).sum() <= 0.05 * m.sum() for m, p in zip(magenta, with_pieces) if m.sum() > 30)
+    before = validation_photos(*args, count=6, seed=3, size=96)
+    assert not all(np.array_equal(np.asarray(a.photo), np.asarray(b.photo)) for a, b in zip(before, with_pieces))

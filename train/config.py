@@ -30,8 +30,9 @@ class TrainConfig:
     # (train.data.photo_backgrounds) and its `background_sources`; "" keeps them on black
     backgrounds: str = ""
     background_sources: tuple[str, ...] = ("wallpapers", "textures")
-    # renders of non-furniture pieces (python -m train.data.clutter_pieces) standing around the
-    # object in composites, as background; "" leaves them out
+    # non-furniture cut-outs standing around the object in composites, as background: renders of
+    # catalogue pieces (python -m train.data.clutter_pieces) or cut-out pictures (the train/ half of
+    # python -m train.data.photo_cutouts); "" leaves them out
     clutter_pieces: str = ""
     frame_fraction: float = 0.25  # share of composites showing the whole frame (the object-finding pass)
     max_minutes: float = 0.0  # stop (checkpoint and export) after this much training time; 0: no limit

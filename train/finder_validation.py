@@ -81,9 +81,13 @@ def extent_iou(found: np.ndarray, true: np.ndarray) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def validation_photos(root: str, backgrounds: str, count: int, seed: int, size: int = 256) -> list[TestPhoto]:
+def validation_photos(root: str, backgrounds: str, count: int, seed: int, size: int = 256,
+                      pieces: str | None = None) -> list[TestPhoto]:
     """`count` views of `root`'s models (drawn without replacement, seeded) composited as the
-    evaluation's "real" condition over the photographs in the folder `backgrounds`, at `size` px."""
+    evaluation's "real" condition over the photographs in the folder `backgrounds`, at `size` px.
+    pieces: a folder of non-furniture cut-outs (train.data.clutter_pieces.PieceBank's layout; the
+    validation half of train.data.photo_cutouts) standing anywhere in view as decoys, as training
+    composites place them; None: none (and the photos of before)."""
     from train.data.composite import compose
     from train.data.photo_backgrounds import BackgroundBank
     from train.data.pix3d import Pix3DDataset
@@ -91,6 +95,11 @@ def validation_photos(root: str, backgrounds: str, count: int, seed: int, size: 
     folder = Path(backgrounds)
     banks = {"photo": BackgroundBank(str(folder.parent), (folder.name,))}
     dataset = Pix3DDataset(root, split="all", resolution=RESOLUTION, jitter=False)
+    bank = None
+    if pieces:
+        from train.data.clutter_pieces import PieceBank
+
+        bank = PieceBank(pieces)
     picks = np.random.default_rng(seed).choice(len(dataset), min(count, len(dataset)), replace=False)
     photos = []
     for index in picks:
@@ -103,7 +112,7 @@ def validation_photos(root: str, backgrounds: str, count: int, seed: int, size: 
             return dataset.cutout(others[-1])
 
         composite = compose(dataset.cutout(entry), rng, banks, distractor=other_piece, frame=True, clutter=False,
-                            **CONDITIONS["real"])
+                            pieces=None if bank is None else (lambda: bank.draw(rng)), **CONDITIONS["real"])
         if not composite.mask.any():
             continue
         photo = Image.fromarray(composite.rgb).resize((size, size), Image.Resampling.BILINEAR)
@@ -206,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="a training root (cutout renders)")
     parser.add_argument("--backgrounds", required=True, help="a folder of photographs used by neither training nor the evaluation")
+    parser.add_argument("--pieces", help="non-furniture cut-outs standing in view as decoys (data/photo-cutouts/validation)")
     parser.add_argument("--model", action="append", type=_model_argument, required=True, help='"NAME=kind:weights"')
     parser.add_argument("--count", type=int, default=250)
     parser.add_argument("--seed", type=int, default=11)
@@ -220,11 +230,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.finder and (args.joint or args.finder not in names):
         parser.error(f"--finder names one of {', '.join(names)} and goes without --joint")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    photos = validation_photos(args.data, args.backgrounds, args.count, args.seed)
+    photos = validation_photos(args.data, args.backgrounds, args.count, args.seed, pieces=args.pieces)
     log.info("%d validation photos, %d with other furniture", len(photos), sum(p.others > 0 for p in photos))
     models = {name: Reconstructor(kind, weights, args.device) for name, (kind, weights) in args.model}
     finder = models.get(args.finder)
     results = {"photos": len(photos), "seed": args.seed, "data": args.data, "backgrounds": args.backgrounds,
+               "pieces": args.pieces,
                "joint": args.joint, "finder": args.finder,
                "models": {name: validate(model, photos, tuple(m for m in models.values() if m is not model)
                                          if args.joint else (), finder)
