@@ -168,6 +168,21 @@ def test_cgan_step_logs_the_balance_of_the_discriminator(tmp_path):
     assert no_fade.noise_level(0) == 0
 
 
+def test_cgan_without_an_adversarial_term_leaves_its_discriminator_alone(tmp_path):
+    """adversarial_weight 0 (a regressor's step, e.g. the encoder alone): the generator learns from
+    its reconstruction, the discriminator neither runs nor changes, and no critic figure is logged."""
+    dataset = TinyShapes(count=8)
+    config = tiny_config(tmp_path, log_every=1, adversarial_weight=0.0, train_only=("encoder", "heads"))
+    task = CGANTask(config, torch.device("cpu"), contextlib.nullcontext, lambda m: m)
+    critic = {key: value.clone() for key, value in task.discriminator.state_dict().items()}
+    encoder = {key: value.clone() for key, value in task.model.encoder.state_dict().items()}
+    logged = task.train_step(batch_of(dataset), 0, torch.Generator().manual_seed(0))
+    assert "loss_reconstruction" in logged and not {"d_accuracy_real", "adversarial_share", "loss_adversarial"} & set(logged)
+    assert all(torch.equal(critic[key], value) for key, value in task.discriminator.state_dict().items())
+    assert any(not torch.equal(encoder[key], value) for key, value in task.model.encoder.state_dict().items())
+    assert all(not p.grad_fn and (p.grad is None or not p.grad.any()) for p in task.discriminator.parameters())
+
+
 def test_head_losses_are_small_for_the_right_answer_and_skip_unknown_cameras():
     from recon.models.blocks import AZIMUTH_BINS
     from train.loop import head_accuracy, head_losses

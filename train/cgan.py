@@ -70,7 +70,8 @@ class CGANTask:
         return self.config.instance_noise * max(0.0, 1.0 - step / fade) if fade else 0.0
 
     def train_step(self, batch: dict[str, Tensor], step: int, noise: torch.Generator) -> dict[str, Tensor]:
-        """One discriminator and one generator update on a batch (train.loop's keys)."""
+        """One discriminator and one generator update on a batch (train.loop's keys); with
+        adversarial_weight 0 the generator's alone (the discriminator neither runs nor learns)."""
         config, images, voxels = self.config, batch["pixels"], batch["voxels"]
         size = images.shape[0]
         draws = 2 if config.diversity_weight else 1
@@ -81,6 +82,39 @@ class CGANTask:
         fake = torch.sigmoid(logits.float())
         if not logits.requires_grad:  # nothing trained shapes the grid (e.g. train_only heads): no game to play
             return self.heads_step(batch, heads)
+        scalars = {}
+        loss = 0.0
+        if config.adversarial_weight:  # weight 0 (e.g. the encoder alone, a regressor's step): no critic runs
+            adversarial, critic_scalars = self.critic_step(fake, voxels, features, step, noise, draws)
+            scalars.update(critic_scalars)
+            loss = config.adversarial_weight * adversarial
+        reconstruction = reconstruction_loss(logits, targets, config)
+        auxiliary = head_losses(heads, batch, config)
+        loss = loss + reconstruction + sum(auxiliary.values())
+        if config.adversarial_weight and step % config.log_every == 0:  # how much of the push on the output is adversarial
+            (g_adv,) = torch.autograd.grad(config.adversarial_weight * adversarial, logits, retain_graph=True)
+            (g_rec,) = torch.autograd.grad(reconstruction, logits, retain_graph=True)
+            adv_norm, rec_norm = g_adv.norm(), g_rec.norm()
+            scalars["adversarial_share"] = adv_norm / (adv_norm + rec_norm + 1e-12)
+        scalars.update({"loss_reconstruction": reconstruction, **auxiliary})
+        if draws == 2:
+            change = (fake[:size] - fake[size:]).abs().flatten(1).mean(1)
+            spread = (z[:size] - z[size:]).abs().mean(1)
+            diversity = torch.clamp(change / spread, max=config.diversity_cap).mean()
+            loss = loss - config.diversity_weight * diversity
+            scalars["output_change_per_z"] = diversity
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        loss.backward()
+        clip_and_step(self.optimizers["generator"], config)
+        scalars["loss_generator"] = loss
+        scalars.update(head_accuracy(heads, batch))
+        return {key: value.detach() for key, value in scalars.items()}
+
+    def critic_step(self, fake: Tensor, voxels: Tensor, features: Tensor, step: int, noise: torch.Generator,
+                    draws: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """One discriminator update on real and generated grids; returns the generator's adversarial
+        term (through the frozen discriminator) and the critic's scalars."""
+        config = self.config
         condition = features.detach().float()
         sigma = self.noise_level(step)
 
@@ -113,27 +147,8 @@ class CGANTask:
         # through the raw discriminator: its parameters get no gradient here, so DDP's hooks stay quiet
         with frozen(self.discriminator), self.autocast():
             adversarial = -self.discriminator(blurred(fake), condition.repeat(draws, 1)).float().mean()
-        reconstruction = reconstruction_loss(logits, targets, config)
-        auxiliary = head_losses(heads, batch, config)
-        loss = reconstruction + config.adversarial_weight * adversarial + sum(auxiliary.values())
-        if step % config.log_every == 0:  # how much of the push on the output is adversarial
-            (g_adv,) = torch.autograd.grad(config.adversarial_weight * adversarial, logits, retain_graph=True)
-            (g_rec,) = torch.autograd.grad(reconstruction, logits, retain_graph=True)
-            adv_norm, rec_norm = g_adv.norm(), g_rec.norm()
-            scalars["adversarial_share"] = adv_norm / (adv_norm + rec_norm + 1e-12)
-        scalars.update({"loss_reconstruction": reconstruction, "loss_adversarial": adversarial, **auxiliary})
-        if draws == 2:
-            change = (fake[:size] - fake[size:]).abs().flatten(1).mean(1)
-            spread = (z[:size] - z[size:]).abs().mean(1)
-            diversity = torch.clamp(change / spread, max=config.diversity_cap).mean()
-            loss = loss - config.diversity_weight * diversity
-            scalars["output_change_per_z"] = diversity
-        self.optimizers["generator"].zero_grad(set_to_none=True)
-        loss.backward()
-        clip_and_step(self.optimizers["generator"], config)
-        scalars["loss_generator"] = loss
-        scalars.update(head_accuracy(heads, batch))
-        return {key: value.detach() for key, value in scalars.items()}
+        scalars["loss_adversarial"] = adversarial
+        return adversarial, scalars
 
     def heads_step(self, batch: dict[str, Tensor], heads: dict[str, Tensor]) -> dict[str, Tensor]:
         """The generator's update when only the object heads train: their losses alone."""

@@ -76,7 +76,8 @@ class TrainConfig:
     mask_weight: float = 1.0
     category_weight: float = 0.3
     view_weight: float = 0.3
-    # cGAN: generator loss = reconstruction + adversarial_weight * hinge + diversity term
+    # cGAN: generator loss = reconstruction + adversarial_weight * hinge + diversity term; 0: the
+    # discriminator neither runs nor learns (a regressor's step, e.g. the image encoder alone)
     adversarial_weight: float = 0.05
     # discriminator regularisers: R1 penalty on real grids every r1_every steps (lazy), and
     # Gaussian instance noise on both real and generated grids fading from instance_noise to 0
