@@ -102,3 +102,11 @@ def test_a_folder_without_stamps_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no usable stamps"):
         main(["--source", str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_a_file_that_is_no_deb_is_a_clear_error(tmp_path):
+    (tmp_path / "stamps.deb").write_text("not an archive")
+    with pytest.raises(SystemExit, match="not a readable .deb"):
+        main(["--source", str(tmp_path / "stamps.deb"), "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -84,7 +84,9 @@ def _stamps_root(source: Path, scratch: str) -> Path:
         return inner if inner.is_dir() else source
     import subprocess
 
-    subprocess.run(["dpkg-deb", "-x", str(source), scratch], check=True)
+    unpacked = subprocess.run(["dpkg-deb", "-x", str(source), scratch], capture_output=True, text=True)
+    if unpacked.returncode:
+        raise FileNotFoundError(f"{source} is not a readable .deb: {unpacked.stderr.strip()}")
     return Path(scratch) / STAMPS_FOLDER
 
 
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         counts = collect_cutouts(args.source, args.out, args.side, args.validation_share)
-    except (FileNotFoundError, OSError) as error:
+    except OSError as error:  # FileNotFoundError included
         raise SystemExit(f"error: {error}") from None
     log.info("%d cut-outs for training, %d for validation, %d stamps skipped",
              counts["train"], counts["validation"], counts["skipped"])
