@@ -49,3 +49,13 @@ def test_lomiri_without_photographs_is_an_error(tmp_path):
     new = _deb(tmp_path, "lomiri-wallpapers-20.04", {"Fossa_by_Jasper_Roks.jpg": (250, 250, 0)})
     with pytest.raises(FileNotFoundError, match="no lomiri photographs"):
         collect_lomiri([new], tmp_path / "backgrounds")
+
+
+def test_a_file_that_is_no_deb_is_a_one_line_error(tmp_path):
+    from train.data.photo_backgrounds import main
+
+    (tmp_path / "lomiri-wallpapers-16.04_1_all.deb").write_text("not an archive")
+    with pytest.raises(SystemExit, match="not a readable .deb"):
+        main(["--out", str(tmp_path / "backgrounds"), "--wallpapers", str(tmp_path / "none"),
+              "--lomiri", str(tmp_path / "lomiri-wallpapers-16.04_1_all.deb")])
+    assert not (tmp_path / "backgrounds").exists()

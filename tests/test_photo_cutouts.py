@@ -78,6 +78,15 @@ def test_collects_the_usable_stamps_into_the_piece_bank_layout(stamps, tmp_path)
     assert "GPL-2" in (tmp_path / "out" / "CREDITS.md").read_text()
 
 
+def test_an_output_holding_an_earlier_runs_cut_outs_is_refused(stamps, tmp_path):
+    """Written again with another share, the first run's pictures would sit in both halves."""
+    collect_cutouts(stamps, tmp_path / "out", share=0.0)
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "out").rglob("*"))
+    with pytest.raises(SystemExit, match="already holds cut-outs in train/"):
+        main(["--source", str(stamps), "--out", str(tmp_path / "out"), "--validation-share", "1"])
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out").rglob("*")) == before
+
+
 def test_every_stamp_goes_to_exactly_one_half(stamps, tmp_path):
     collect_cutouts(stamps, tmp_path / "out", share=0.5)
     train = {p.name for p in (tmp_path / "out" / "train").glob("*/*.png")}

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from train.data.debian import unpack_deb
+
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 768  # stored size; crops for 128-pixel training images need no more
@@ -60,19 +62,13 @@ def collect_wallpapers(folder: Path, out: Path) -> int:
     return count
 
 
-def _unpack_deb(deb: Path, folder: str) -> None:
-    import subprocess
-
-    subprocess.run(["dpkg-deb", "-x", str(deb), folder], check=True)
-
-
 def collect_lomiri(debs: list[Path], out: Path) -> int:
     """The photographs of the lomiri-wallpapers-16.04 / -20.04 .debs -> out/lomiri; returns the count.
     Raises FileNotFoundError when the packages hold none."""
     count = 0
     for deb in debs:
         with tempfile.TemporaryDirectory() as scratch:
-            _unpack_deb(deb, scratch)
+            unpack_deb(deb, scratch)
             for path in sorted((Path(scratch) / LOMIRI_FOLDER).glob("*")):
                 photograph = "16.04" in deb.name or path.name in LOMIRI_PHOTOS_20_04
                 if path.suffix.lower() in IMAGE_SUFFIXES and photograph:
@@ -87,7 +83,7 @@ def collect_lomiri(debs: list[Path], out: Path) -> int:
 def collect_sh3d_textures(deb: Path, out: Path) -> int:
     """The default catalogue's texture photos (inside the sweethome3d .deb's jar) -> out/textures."""
     with tempfile.TemporaryDirectory() as scratch:
-        _unpack_deb(deb, scratch)
+        unpack_deb(deb, scratch)
         jars = list(Path(scratch).rglob("sweethome3d.jar"))
         if not jars:
             raise FileNotFoundError(f"no sweethome3d.jar inside {deb}")
@@ -151,10 +147,13 @@ def main(argv: list[str] | None = None) -> None:
         log.info("wallpapers: %d pictures", collect_wallpapers(args.wallpapers, args.out))
     else:
         log.warning("no wallpapers folder %s (apt-get install plasma-workspace-wallpapers)", args.wallpapers)
-    if args.sh3d:
-        log.info("textures: %d pictures", collect_sh3d_textures(args.sh3d, args.out))
-    if args.lomiri:
-        log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
+    try:
+        if args.sh3d:
+            log.info("textures: %d pictures", collect_sh3d_textures(args.sh3d, args.out))
+        if args.lomiri:
+            log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
+    except FileNotFoundError as error:  # a missing or unreadable .deb, or one without pictures
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

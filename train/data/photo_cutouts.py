@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from train.data.debian import unpack_deb
+
 log = logging.getLogger(__name__)
 
 STAMPS_FOLDER = "usr/share/tuxpaint/stamps"
@@ -82,17 +84,18 @@ def _stamps_root(source: Path, scratch: str) -> Path:
     if source.is_dir():
         inner = source / STAMPS_FOLDER
         return inner if inner.is_dir() else source
-    import subprocess
-
-    unpacked = subprocess.run(["dpkg-deb", "-x", str(source), scratch], capture_output=True, text=True)
-    if unpacked.returncode:
-        raise FileNotFoundError(f"{source} is not a readable .deb: {unpacked.stderr.strip()}")
+    unpack_deb(source, scratch)
     return Path(scratch) / STAMPS_FOLDER
 
 
 def collect_cutouts(source: Path, out: Path, side: int = SIDE, share: float = VALIDATION_SHARE) -> dict:
     """Every usable stamp of ``source`` (the .deb or a folder of stamps) -> out/{train,validation};
-    returns {"train": n, "validation": n, "skipped": n}. Raises FileNotFoundError when none is usable."""
+    returns {"train": n, "validation": n, "skipped": n}. Raises FileNotFoundError when none is usable
+    or the .deb cannot be read, FileExistsError when ``out`` already holds cut-outs (an earlier run's
+    pictures would mix the halves)."""
+    stale = [split for split in ("train", "validation") if any((out / split).glob("*/*.png"))]
+    if stale:  # pictures of an earlier run (another share or source) would mix the two halves
+        raise FileExistsError(f"{out} already holds cut-outs in {' and '.join(stale)}/: choose an empty --out")
     kept, skipped = [], 0
     with tempfile.TemporaryDirectory() as scratch:
         root = _stamps_root(Path(source), scratch)
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         counts = collect_cutouts(args.source, args.out, args.side, args.validation_share)
-    except OSError as error:  # FileNotFoundError included
+    except OSError as error:  # FileNotFoundError, FileExistsError
         raise SystemExit(f"error: {error}") from None
     log.info("%d cut-outs for training, %d for validation, %d stamps skipped",
              counts["train"], counts["validation"], counts["skipped"])
