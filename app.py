@@ -14,6 +14,7 @@ Run: `python app.py` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
 # On ZeroGPU `spaces` must be imported before torch initialises CUDA.
 import spaces  # isort: skip
 
+import faulthandler
 import functools
 import hashlib
 import json
@@ -21,6 +22,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -852,4 +854,7 @@ LAUNCH_OPTIONS = dict(theme=THEME, css=CSS, ssr_mode=False, max_file_size="20mb"
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
+    # `kill -USR1 <pid>` writes every thread's Python stack to stderr, even when one of them holds the
+    # GIL and the server answers nothing (the load test does this before it gives up on a stuck queue).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     demo.launch(**LAUNCH_OPTIONS)  # Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT itself

@@ -7,6 +7,11 @@ outside, so normals point outward and viewers light the outside.
 
 from pathlib import Path
 
+# trimesh imports fast-simplification on the first decimation; loading a native library (this one
+# brings its own OpenMP runtime) on a worker thread while another thread computes can deadlock a
+# server: the loader's lock against Python's GIL (a CI run's Gradio server hung that way on its
+# first two requests, at once, in USD's module loading). Loaded here, with the rest, at import.
+import fast_simplification  # noqa: F401
 import numpy as np
 import scipy.ndimage
 import scipy.sparse

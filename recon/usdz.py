@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+# At import, not in export_usdz: loading USD's native libraries in a server's worker thread while
+# another thread computes can deadlock the process (see recon.mesh on fast-simplification).
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdShade, UsdUtils, Vt
+
 from recon.errors import InvalidMeshError
 from recon.sizes import canonical_extents
 
@@ -46,8 +50,6 @@ def export_usdz(mesh: trimesh.Trimesh, path, size_m) -> Path:
     prim; the file opens in AR Quick Look. Raises InvalidMeshError for a mesh without faces and
     ValueError for a suffix other than .usdz or a size that is not positive.
     """
-    from pxr import Gf, Sdf, Usd, UsdGeom, UsdShade, UsdUtils, Vt
-
     path = Path(path)
     if path.suffix.lower() != ".usdz":
         raise ValueError(f"a USDZ file must end in .usdz, got {path.name!r}")

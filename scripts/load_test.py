@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import socket
 import statistics
 import subprocess
@@ -137,6 +138,36 @@ def start_server(folder: Path, startup_timeout: float) -> tuple[subprocess.Popen
     raise RuntimeError(f"the server did not answer within {startup_timeout:.0f} s")
 
 
+def dump_stacks(process: subprocess.Popen, settle_s: float = 2.0) -> None:
+    """Ask the server for every thread's Python stack (app.py writes them to its log on SIGUSR1)."""
+    if process.poll() is None and hasattr(signal, "SIGUSR1"):
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(settle_s)
+
+
+def split_stacks(lines: list[str], tail: int = 40, frames: int = 8) -> tuple[list[str], list[str]]:
+    """A server log -> (its last `tail` lines before any stack dump, the dump shortened: each
+    thread's innermost `frames` calls, paths cut to the package, idle threads left out)."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(("Thread 0x", "Current thread 0x"))), len(lines))
+    stacks, thread, calls = [], None, []
+
+    def close():
+        idle = bool(calls) and any(word in calls[0] for word in ("in wait", "in select", "in _worker", "in accept"))
+        if thread is not None and not idle:
+            stacks.extend([thread, *calls[:frames]])
+
+    for line in lines[start:]:
+        if line.startswith(("Thread 0x", "Current thread 0x")):
+            close()
+            thread, calls = line, []
+        elif line.strip().startswith("File "):
+            path, _, rest = line.strip().removeprefix('File "').partition('", ')
+            path = path.split("site-packages/")[-1].removeprefix(str(ROOT) + "/")
+            calls.append(f"  {path} {rest}")
+    close()
+    return lines[:start][-tail:], stacks
+
+
 class MemoryMonitor:
     """Samples a process's RSS every half second in a thread; stop() returns the peak (MB)."""
 
@@ -193,9 +224,9 @@ def make_jobs(reconstructions: int, places: int, bads: int, folder: Path) -> lis
 
 
 def run_job(client: Client, job: Job) -> Outcome:
-    files = [handle_file(arg) if arg.endswith((".png", ".jpg", ".glb", ".gif")) else arg for arg in job.args]
     clock = time.perf_counter()
     try:
+        files = [handle_file(arg) if arg.endswith((".png", ".jpg", ".glb", ".gif")) else arg for arg in job.args]
         client.predict(*files, api_name=job.endpoint)
         error = None
     except Exception as raised:  # AppError for a gr.Error; anything else is a failure too
@@ -214,10 +245,11 @@ def run_clients(url: str, jobs: list[Job], clients: int, timeout: float, downloa
         pending.put(job)
     outcomes: list[Outcome] = []
     lock = threading.Lock()
+    deadline = time.monotonic() + timeout
 
     def worker(number: int) -> None:
         client, refused = None, None
-        while True:
+        while time.monotonic() < deadline:  # past it, take no more jobs: the run is being given up
             try:
                 job = pending.get_nowait()
             except queue.Empty:
@@ -234,7 +266,6 @@ def run_clients(url: str, jobs: list[Job], clients: int, timeout: float, downloa
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     return outcomes, not any(thread.is_alive() for thread in threads)
@@ -289,6 +320,8 @@ def print_summary(report: dict) -> None:
         print(f"  FAILED {failure['kind']} {failure['label']}: {failure['detail'][:200]}")
     if report.get("server_log_tail"):
         print("server log (last 40 lines):", *report["server_log_tail"], sep="\n")
+    if report.get("server_stacks"):
+        print("the server's threads when the run gave up (innermost call first):", *report["server_stacks"], sep="\n")
     print("PASS" if report["passed"] else "FAIL")
 
 
@@ -317,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="recon-load-") as scratch:
         folder = Path(scratch)
         process, note = None, "server given by --url"
+        finished = warm_finished = False
         try:
             if args.url:
                 url = args.url
@@ -333,13 +367,16 @@ def main(argv: list[str] | None = None) -> int:
             memory_before = memory_breakdown(process.pid) if process else {}
             monitor = MemoryMonitor(process.pid if process else None)
             clock = time.perf_counter()
-            outcomes, finished = run_clients(url, jobs, args.clients, timeout, folder / "downloads")
+            if warm_finished:  # a server stuck in the warm-up would only fail every request of the mix
+                outcomes, finished = run_clients(url, jobs, args.clients, timeout, folder / "downloads")
+            else:
+                outcomes, finished = [], False
             wall = time.perf_counter() - clock
             time.sleep(1.0)  # let the server drop the last requests' buffers
             rss_after = resident_mb(process.pid) if process else float("nan")
             memory_after = memory_breakdown(process.pid) if process else {}
             soak_rss, soak_failures = [], 0
-            for _ in range(args.soak):
+            for _ in range(args.soak if finished else 0):
                 more, more_finished = run_clients(url, jobs, args.clients, timeout, folder / "downloads")
                 soak_failures += sum(not o.ok for o in more) + len(jobs) - len(more)
                 finished = finished and more_finished
@@ -348,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             rss_peak = monitor.stop()
         finally:
             if process is not None:
+                if not (finished and warm_finished):
+                    dump_stacks(process)  # a stuck queue: what each of the server's threads was doing
                 process.terminate()
                 try:
                     process.wait(timeout=20)
@@ -373,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
                                 and not growth >= args.max_growth_mb)
         server_log = folder / "server.log"
         if not report["passed"] and server_log.is_file():  # what the server said, before the folder goes
-            report["server_log_tail"] = server_log.read_text(errors="replace").splitlines()[-40:]
+            lines = server_log.read_text(errors="replace").splitlines()
+            report["server_log_tail"], report["server_stacks"] = split_stacks(lines)
     print_summary(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2))
