@@ -14,6 +14,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
+def validation_folder(tmp_path_factory) -> Path:
+    """What the validations on train.finder_validation.validation_photos read: tiny cutout renders of
+    chairs and tables (train/) and two noise photographs (photos/)."""
+    import numpy as np
+    from PIL import Image
+
+    from train.data.generate import generate_dataset
+
+    folder = tmp_path_factory.mktemp("validation")
+    generate_dataset(folder / "train", per_category=3, views=3, seed=0, resolution=64,
+                     categories=("chair", "table"), cutout=True)
+    rng = np.random.default_rng(0)
+    (folder / "photos").mkdir()
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(folder / "photos" / f"{k}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def furniture_photo(tmp_path_factory) -> Path:
     """A real rendered chair on a plain background (one of the app's examples) as a PNG path."""
     photos = sorted((ROOT / "examples" / "furniture").glob("*chair*"))

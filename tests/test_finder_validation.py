@@ -48,19 +48,10 @@ def test_the_doubt_is_set_against_the_failures():
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    from train.data.generate import generate_dataset
-
-    folder = tmp_path_factory.mktemp("finder")
-    generate_dataset(folder / "train", per_category=3, views=3, seed=0, resolution=64,
-                     categories=("chair", "table"), cutout=True)
-    rng = np.random.default_rng(0)
-    (folder / "photos").mkdir()
-    for k in range(2):
-        Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(folder / "photos" / f"{k}.jpg")
+def setup(validation_folder):
     torch.manual_seed(0)
-    weights = save_weights(VoxelVAE(**SIZES).eval(), folder / "vae")
-    return folder, weights
+    weights = save_weights(VoxelVAE(**SIZES).eval(), validation_folder / "finder-vae")
+    return validation_folder, weights
 
 
 def test_validation_photos_are_seeded_composites_with_their_masks(setup):

@@ -11,7 +11,8 @@ Per step, on a batch of (image, grid) pairs:
      penalty (the squared gradient norm at real grids, Mescheder et al. 2018) keeps it smooth;
   3. the generator learns reconstruction (BCE + Dice) + adversarial_weight * -D(fake) + head losses,
      and the diversity-sensitive term -min(|G(x, z1) - G(x, z2)| / |z1 - z2|, cap) that keeps z
-     in use.
+     in use; with `mode_weight` also reconstruction alone of a third draw at z = 0 (the mode,
+     what inference returns), which the discriminator never sees.
 Logged besides the losses: the discriminator's accuracy on real and on generated patches, and the
 adversarial share of the generator's gradient at its output (|g_adv| / (|g_adv| + |g_rec|)).
 Inference uses z = 0.
@@ -77,8 +78,14 @@ class CGANTask:
         draws = 2 if config.diversity_weight else 1
         targets = voxels.repeat(draws, 1, 1, 1)
         z = torch.randn(draws * size, config.latent_dim, generator=noise, device=noise.device).to(images.device)
+        drawn = z
+        if config.mode_weight:  # one more draw per image at z = 0, the mode (reconstruction only)
+            drawn = torch.cat([z, torch.zeros(size, config.latent_dim, device=images.device)])
         with self.autocast():
-            logits, heads, features = self.parallel_generator(images, z, all_outputs=True)  # (draws * B, D, D, D)
+            logits, heads, features = self.parallel_generator(images, drawn, all_outputs=True)  # (draws * B, D, D, D)
+        mode_logits = None
+        if config.mode_weight:
+            logits, mode_logits = logits[:draws * size], logits[draws * size:]
         fake = torch.sigmoid(logits.float())
         if not logits.requires_grad:  # nothing trained shapes the grid (e.g. train_only heads): no game to play
             return self.heads_step(batch, heads)
@@ -91,6 +98,10 @@ class CGANTask:
         reconstruction = reconstruction_loss(logits, targets, config)
         auxiliary = head_losses(heads, batch, config)
         loss = loss + reconstruction + sum(auxiliary.values())
+        if mode_logits is not None:
+            mode_reconstruction = reconstruction_loss(mode_logits, voxels, config)
+            loss = loss + config.mode_weight * mode_reconstruction
+            scalars["loss_mode_reconstruction"] = mode_reconstruction
         if config.adversarial_weight and step % config.log_every == 0:  # how much of the push on the output is adversarial
             (g_adv,) = torch.autograd.grad(config.adversarial_weight * adversarial, logits, retain_graph=True)
             (g_rec,) = torch.autograd.grad(reconstruction, logits, retain_graph=True)

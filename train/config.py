@@ -89,6 +89,11 @@ class TrainConfig:
     # so z keeps changing the output instead of being ignored under the reconstruction loss
     diversity_weight: float = 0.5
     diversity_cap: float = 0.05
+    # cGAN: weight of the reconstruction loss on one more draw per image at z = 0, the mode output
+    # inference returns (0: none, the mode is only ever trained through the random draws). The
+    # adversarial and diversity terms see the random draws alone, so the samples may move towards
+    # realistic shapes while the mode keeps to the shape that scores best on average
+    mode_weight: float = 0.0
     # VAE: reconstruction + beta * warm-up * KL, with KL summed over latent dims and divided by
     # D^3 so that beta = 1 with bce_weight = 1 and dice_weight = 0 is the ELBO per voxel
     kl_beta: float = 1.0

@@ -208,23 +208,40 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> None:
-    from recon.pipeline import Reconstructor
+def write_results(results: dict, out: str | Path, table: str) -> None:
+    """<out>/results.json and <out>/results.md (`table`), which is also logged."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    (folder / "results.md").write_text(table)
+    log.info("%s", table)
+
+
+def validation_parser(description: str, count: int) -> argparse.ArgumentParser:
+    """The arguments every validation on validation_photos takes: --data, --backgrounds, --pieces,
+    --model (repeated), --count, --seed, --device and --out."""
     from train.evaluate import _model_argument
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", required=True, help="a training root (cutout renders)")
     parser.add_argument("--backgrounds", required=True, help="a folder of photographs used by neither training nor the evaluation")
     parser.add_argument("--pieces", help="non-furniture cut-outs standing in view as decoys (data/photo-cutouts/validation)")
     parser.add_argument("--model", action="append", type=_model_argument, required=True, help='"NAME=kind:weights"')
-    parser.add_argument("--count", type=int, default=250)
+    parser.add_argument("--count", type=int, default=count)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    from recon.pipeline import Reconstructor
+
+    parser = validation_parser(__doc__.split("\n\n")[0], count=250)
     parser.add_argument("--joint", action="store_true",
                         help="every model finds the object with all the --model's heads together, as the app does")
     parser.add_argument("--finder", metavar="NAME",
                         help="the --model whose mask head finds the object for every model (as the app does: VAE)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     names = [name for name, _ in args.model]
     if args.finder and (args.joint or args.finder not in names):
@@ -240,11 +257,7 @@ def main(argv: list[str] | None = None) -> None:
                "models": {name: validate(model, photos, tuple(m for m in models.values() if m is not model)
                                          if args.joint else (), finder)
                           for name, model in models.items()}}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "results.md").write_text(markdown_table(results))
-    log.info("%s", markdown_table(results))
+    write_results(results, args.out, markdown_table(results))
 
 
 if __name__ == "__main__":
