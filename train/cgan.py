@@ -82,7 +82,7 @@ class CGANTask:
         if config.mode_weight:  # one more draw per image at z = 0, the mode (reconstruction only)
             drawn = torch.cat([z, torch.zeros(size, config.latent_dim, device=images.device)])
         with self.autocast():
-            logits, heads, features = self.parallel_generator(images, drawn, all_outputs=True)  # (draws * B, D, D, D)
+            logits, heads, features = self.parallel_generator(images, drawn, all_outputs=True)  # (len(drawn), D, D, D)
         mode_logits = None
         if config.mode_weight:
             logits, mode_logits = logits[:draws * size], logits[draws * size:]

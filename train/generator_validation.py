@@ -28,7 +28,9 @@ COLUMNS = (("IoU", "iou"), ("F@1%", "f1"), ("F@2%", "f2"))
 def markdown_table(results: dict) -> str:
     """results.json -> one row per model."""
     lines = [f"Generator validation: {results['photos']} photos of training shapes over {results['backgrounds']} "
-             f"(seed {results['seed']}), each cropped by its true mask; mode output: cGAN z = 0, VAE mean.", "",
+             f"(seed {results['seed']}"
+             + (f"; cut-outs of {results['pieces']} in view" if results.get("pieces") else "")
+             + "), each cropped by its true mask; mode output: cGAN z = 0, VAE mean.", "",
              "| model | IoU | F@1% | F@2% | crispness (lower: crisper) | sample diversity | FVD | FVD of samples |",
              "|---|---|---|---|---|---|---|---|"]
     for name, scores in results["models"].items():
