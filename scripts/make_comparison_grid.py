@@ -3,7 +3,7 @@
     python scripts/make_comparison_grid.py [--out recon/weights/comparison.png] [--samples 3]
 
 Rows: the example photos of examples/furniture (plain and room backgrounds); columns: the photo,
-then `samples` cGAN grids (z ~ N(0, I), seeds 0, 1, ...), then `samples` VAE grids (z ~ q(z|x),
+then `samples` cGAN grids (z ~ N(0, s^2 I), its noise_scale s; seeds 0, 1, ...), then `samples` VAE grids (z ~ q(z|x),
 the same seeds), each meshed and rendered from 30 degrees right, 20 degrees above. Uses the
 embedded weights (or RECON_CGAN_WEIGHTS / RECON_VAE_WEIGHTS).
 """
@@ -44,7 +44,9 @@ def main(argv=None) -> None:
     header = 22
     sheet = Image.new("RGB", (columns * TILE, header + len(args.photos) * TILE), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((TILE + 4, 4), f"cGAN: {args.samples} samples (z ~ N(0, I))", fill=(0, 0, 0))
+    scale = getattr(cgan.network, "noise_scale", 1.0)
+    spread = "I" if scale == 1 else f"{scale:g}^2 I"
+    draw.text((TILE + 4, 4), f"cGAN: {args.samples} samples (z ~ N(0, {spread}))", fill=(0, 0, 0))
     draw.text(((1 + args.samples) * TILE + 4, 4), f"VAE: {args.samples} samples (z ~ q(z|x))", fill=(0, 0, 0))
     for row, name in enumerate(args.photos):
         photo = ROOT / "examples" / "furniture" / f"{name}.jpg"

@@ -39,7 +39,8 @@ def same_outputs(a, b) -> bool:
 def test_save_weights_writes_a_small_float16_folder(saved):
     model, folder = saved
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-    expected = dict(SMALL, resolution=32, backbone="resnet", frozen_stages=0, mask_head="lateral")
+    expected = dict(SMALL, resolution=32, backbone="resnet", frozen_stages=0, mask_head="lateral",
+                    noise_modulation=False, noise_scale=1.0)
     assert json.loads((folder / "config.json").read_text()) == expected
     parameter_bytes = sum(p.numel() for p in model.parameters()) * 2
     assert (folder / "model.safetensors").stat().st_size < parameter_bytes * 1.1

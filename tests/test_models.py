@@ -290,3 +290,53 @@ def test_backbone_choices_are_checked():
         CGANGenerator(image_size=32, backbone="efficientnet-lite0")
     with pytest.raises(ValueError, match="backbone"):
         VoxelVAE(**SMALL, backbone="vgg")
+
+
+def test_noise_modulation_leaves_the_mode_alone_and_moves_the_samples(tmp_path):
+    """With noise_modulation z also modulates every decoder stage; z = 0 gives exactly the plain
+    decoder's grid whatever the modulation's weights, a fresh module changes nothing yet, and a
+    trained one (random weights here) changes the samples. The setting survives save and load."""
+    from recon.hub import load_model
+
+    x = images(3, 32)
+    plain = CGANGenerator(**SMALL).eval()
+    modulated = CGANGenerator(noise_modulation=True, **SMALL).eval()
+    result = modulated.load_state_dict(plain.state_dict(), strict=False)
+    assert result.missing_keys and all(key.startswith("noise.") for key in result.missing_keys)
+    assert not result.unexpected_keys
+    zero, z = torch.zeros(3, 8), torch.randn(3, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(modulated(x, z), plain(x, z))  # fresh: its lift and FiLM layers start at zero
+        for parameter in modulated.noise.parameters():
+            parameter.normal_(0, 0.3, generator=torch.Generator().manual_seed(parameter.numel()))
+        assert torch.equal(modulated(x, zero), plain(x, zero))  # the mode: the plain decoder's, bit for bit
+        moved = (torch.sigmoid(modulated(x, z)) - torch.sigmoid(plain(x, z))).abs().mean()
+    assert moved > 0.01, moved
+    assert torch.equal(modulated.reconstruct(x), plain.reconstruct(x))  # what inference returns
+    reloaded = load_model("cgan", save_weights(modulated, tmp_path / "modulated"))
+    assert reloaded.noise is not None and plain.noise is None
+    with torch.no_grad():
+        assert torch.allclose(reloaded(x, z), modulated(x, z), atol=0.05)  # fp16 weights
+
+
+def test_noise_scale_draws_samples_nearer_the_mode_and_refuses_a_bad_value(tmp_path):
+    """noise_scale (the truncation trick): samples draw z ~ N(0, scale^2 I), the mode stays z = 0;
+    a folder whose config holds a scale outside (0, 1] is refused with a WeightsError."""
+    import json
+
+    from recon.errors import WeightsError
+    from recon.hub import load_model
+
+    full, truncated = CGANGenerator(**SMALL), CGANGenerator(noise_scale=0.5, **SMALL)
+    drawn = full.sample_noise(4, torch.Generator().manual_seed(3))
+    assert torch.equal(truncated.sample_noise(4, torch.Generator().manual_seed(3)), drawn * 0.5)
+    assert not truncated.sample_noise(4).any()  # no generator: the mode
+    folder = save_weights(truncated, tmp_path / "truncated")
+    assert load_model("cgan", folder).noise_scale == 0.5
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="noise_scale"):
+            CGANGenerator(noise_scale=bad, **SMALL)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "noise_scale": -1}))
+    with pytest.raises(WeightsError, match="noise_scale"):
+        load_model("cgan", folder)

@@ -212,6 +212,31 @@ def test_cgan_mode_weight_trains_the_z0_output_on_reconstruction(tmp_path):
     assert anchored < plain - 0.1, (anchored, plain)
 
 
+def test_a_noise_only_run_trains_the_modulation_and_keeps_the_mode_output(tmp_path):
+    """--noise_modulation with --train_only noise from exported weights: the new part starts fresh
+    and learns from the adversarial and diversity terms; every other tensor keeps its exported
+    value, so the z = 0 output stays the exported model's while the samples change."""
+    dataset = TinyShapes(count=16)
+    first = train(tiny_config(tmp_path / "first", steps=2), CGANTask, dataset, None)
+    config = tiny_config(tmp_path / "second", steps=6, init_weights=str(tmp_path / "first" / "run"),
+                         noise_modulation=True, train_only=("noise",), adversarial_weight=1.0, log_every=1)
+    second = train(config, CGANTask, dataset, None)
+    before, after = first.model.state_dict(), second.model.state_dict()
+    assert all(torch.allclose(value.float(), after[key].float(), atol=2e-3, rtol=2e-3) for key, value in before.items())
+    trained = {key: value for key, value in after.items() if key.startswith("noise.")}
+    assert trained and all(value.any() for value in trained.values())  # lift and FiLM left zero
+    images = batch_of(dataset)["pixels"]
+    first.model.eval(), second.model.eval()
+    with torch.no_grad():
+        zero = torch.zeros(images.shape[0], config.latent_dim)
+        z = torch.randn(images.shape[0], config.latent_dim, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(second.model(images, zero), first.model(images, zero), atol=2e-2)
+        assert not torch.allclose(second.model(images, z), first.model(images, z), atol=2e-2)
+    assert json.loads((tmp_path / "second" / "run" / "config.json").read_text())["noise_modulation"] is True
+    logged = [json.loads(line) for line in (tmp_path / "second" / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("d_accuracy_real" in record for record in logged)  # the game is played
+
+
 def test_head_losses_are_small_for_the_right_answer_and_skip_unknown_cameras():
     from recon.models.blocks import AZIMUTH_BINS
     from train.loop import head_accuracy, head_losses

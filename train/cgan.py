@@ -12,7 +12,9 @@ Per step, on a batch of (image, grid) pairs:
   3. the generator learns reconstruction (BCE + Dice) + adversarial_weight * -D(fake) + head losses,
      and the diversity-sensitive term -min(|G(x, z1) - G(x, z2)| / |z1 - z2|, cap) that keeps z
      in use; with `mode_weight` also reconstruction alone of a third draw at z = 0 (the mode,
-     what inference returns), which the discriminator never sees.
+     what inference returns), which the discriminator never sees. With `noise_modulation` z also
+     modulates every decoder stage (recon.models.cgan.NoiseModulation, zero at z = 0); trained alone
+     (--train_only noise) it moves the samples while the mode output keeps its bytes.
 Logged besides the losses: the discriminator's accuracy on real and on generated patches, and the
 adversarial share of the generator's gradient at its output (|g_adv| / (|g_adv| + |g_rec|)).
 Inference uses z = 0.
@@ -49,7 +51,8 @@ class CGANTask:
 
     def __init__(self, config: TrainConfig, device: torch.device, autocast, wrap):
         self.config, self.autocast = config, autocast
-        self.generator = CGANGenerator(latent_dim=config.latent_dim, **build_model_kwargs(config)).to(device)
+        self.generator = CGANGenerator(latent_dim=config.latent_dim, noise_modulation=config.noise_modulation,
+                                       **build_model_kwargs(config)).to(device)
         start_from_pretrained(self.generator, config)
         restrict_training(self.generator, config)
         self.discriminator = CGANDiscriminator(config.resolution, config.feature_dim,

@@ -94,6 +94,10 @@ class TrainConfig:
     # adversarial and diversity terms see the random draws alone, so the samples may move towards
     # realistic shapes while the mode keeps to the shape that scores best on average
     mode_weight: float = 0.0
+    # cGAN: z also modulates every decoder stage (recon.models.cgan.NoiseModulation), a part of the
+    # model named "noise" that is zero at z = 0; with --train_only noise the mode output keeps its
+    # bytes while the adversarial game shapes the samples
+    noise_modulation: bool = False
     # VAE: reconstruction + beta * warm-up * KL, with KL summed over latent dims and divided by
     # D^3 so that beta = 1 with bce_weight = 1 and dice_weight = 0 is the ELBO per voxel
     kl_beta: float = 1.0

@@ -25,9 +25,10 @@ Protocol (also written into the outputs):
 - besides: mask IoU of the object found in the whole photo against the true visible mask,
   category accuracy, median azimuth / elevation errors; crispness (share of active voxels
   p > 0.2 with p < 0.8) of the mode output; sample diversity (mean pairwise 1 - IoU of 4 samples:
-  cGAN z ~ N(0, I), VAE z ~ q(z|x)); Fréchet voxel distance (recon.generative_metrics) of the
-  mode outputs against the true grids, and of one sample per photo (the first of those four: what
-  each model generates, as FID scores a GAN's samples); for a VAE its active latent units and the FVD of shapes
+  cGAN z ~ N(0, s^2 I) with its noise_scale s, VAE z ~ q(z|x)); Fréchet voxel distance
+  (recon.generative_metrics) of the mode outputs against the true grids, and of one sample per photo
+  (the first of those four: what each model generates, as FID scores a GAN's samples), with that
+  sample's IoU and crispness (the app shows a sample); for a VAE its active latent units and the FVD of shapes
   decoded from z ~ N(0, I);
 - 90 % bootstrap intervals over the test pieces (train.piece_bootstrap) of each model's IoU /
   silhouette retrieval and FVD, and of the paired FVD difference between models.
@@ -53,7 +54,7 @@ from PIL import Image
 
 from recon.errors import EmptyGridError
 from recon.images import CENTRE_SPREAD, RIVAL_DOUBT, bbox_from_mask, centre_weight, mask_in_box, prepare_image
-from recon.metrics import f_score, surface_points
+from recon.metrics import f_score, surface_points, voxel_iou
 from train.baselines import SilhouetteRetrieval, fit_category_means, fit_mean_shape, grid_ious
 from train.piece_bootstrap import DRAWS, interval, piece_resamples, ratio_draws
 
@@ -305,6 +306,9 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
         first_samples.append(samples[0])
     result["sample_diversity"] = float(np.mean(diversity))
     truths = np.stack([photo.truth for photo in photos]).astype(np.float32)
+    # what the app shows by default is a sample (seed 0), not the mode: its accuracy and crispness too
+    result["sample_iou"] = float(np.mean([voxel_iou(sample, truth, LEVEL) for sample, truth in zip(first_samples, truths)]))
+    result["sample_crispness"] = crispness(np.stack(first_samples)).pooled
     resamples = piece_resamples([p.model for p in photos], [p.category for p in photos], seed=seed)
     real = voxel_features(truths, classifier)
     for key, grids_scored in (("fvd", pooled), ("fvd_samples", np.stack(first_samples))):
@@ -443,14 +447,16 @@ def markdown_table(results: dict) -> str:
         if models:
             lines += ["| model | mask IoU | category acc. | azimuth err. (median) | elevation err. (median) "
                       "| crispness (lower: crisper) | sample diversity | FVD (lower: more real) | FVD of samples "
-                      "| VAE active units |",
-                      "|---|---|---|---|---|---|---|---|---|---|"]
+                      "| IoU of samples | VAE active units |",
+                      "|---|---|---|---|---|---|---|---|---|---|---|"]
             for name, m in models.items():
                 units = f"{m['active_latent_units']} / {m['latent_dim']}" if "active_latent_units" in m else "-"
                 sampled = f"{m['fvd_samples']:.1f}" if "fvd_samples" in m else "-"
+                sample_iou = f"{m['sample_iou']:.3f}" if "sample_iou" in m else "-"  # runs written before it
                 lines.append(f"| {name} | {m['mask_iou']:.3f} | {m['category_accuracy']:.3f} | "
                              f"{m['azimuth_error_median']:.1f}° | {m['elevation_error_median']:.1f}° | "
-                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {sampled} | {units} |")
+                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {sampled} | {sample_iou} "
+                             f"| {units} |")
             lines.append("")
         summary = interval_summary(results, condition)
         if summary:

@@ -11,8 +11,9 @@ here, never on the evaluation's photos (train/evaluate.py): the finder validatio
 true mask, so that the models differ only in what they make of one crop. Scored as the evaluation
 scores a model (train.evaluate.score_model): IoU and F-scores of the mode output (cGAN z = 0, VAE
 mean), crispness, sample diversity, and the Fréchet voxel distance of the mode outputs and of one
-sample per photo against the photos' true grids. The models know these shapes: compare models
-with each other here, not with the evaluation's figures.
+sample per photo against the photos' true grids, with that sample's IoU and crispness (the app shows
+a sample). The models know these shapes: compare models with each other here, not with the
+evaluation's figures.
 Writes <out>/results.json and <out>/results.md.
 """
 
@@ -31,13 +32,14 @@ def markdown_table(results: dict) -> str:
              f"(seed {results['seed']}"
              + (f"; cut-outs of {results['pieces']} in view" if results.get("pieces") else "")
              + "), each cropped by its true mask; mode output: cGAN z = 0, VAE mean.", "",
-             "| model | IoU | F@1% | F@2% | crispness (lower: crisper) | sample diversity | FVD | FVD of samples |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | IoU | F@1% | F@2% | crispness (lower: crisper) | sample diversity | FVD | FVD of samples "
+             "| IoU of samples | crispness of samples |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, scores in results["models"].items():
         means = scores["mean_over_images"]
         lines.append(f"| {name} | " + " | ".join(f"{means[key]:.3f}" for _, key in COLUMNS)
                      + f" | {scores['crispness']:.3f} | {scores['sample_diversity']:.3f} | {scores['fvd']:.1f} "
-                       f"| {scores['fvd_samples']:.1f} |")
+                       f"| {scores['fvd_samples']:.1f} | {scores['sample_iou']:.3f} | {scores['sample_crispness']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ DCGAN/3D-GAN stage, between the input and a 4-pixel (4-voxel) bottleneck.
 """
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -314,9 +315,32 @@ class VoxelDecoder(nn.Module):
         # 32^3 grid on CPU (slow kernel path) against ~0.1 ms for this.
         layers.append(nn.Conv3d(channels, 1, 1))
         self.convs = nn.Sequential(*layers)
+        # channels of each GroupNorm, coarsest first: what a Modulation's scales and shifts must match
+        self.norm_widths = tuple(layer.num_channels for layer in layers if isinstance(layer, nn.GroupNorm))
 
-    def forward(self, code: Tensor) -> Tensor:
+    def forward(self, code: Tensor, modulation: "Modulation | None" = None) -> Tensor:
+        """(B, input_dim) code -> (B, D, D, D) logits; a `modulation` moves the features on the way."""
         x = self.linear(code).view(-1, self.start_channels, BOTTLENECK, BOTTLENECK, BOTTLENECK)
+        if modulation is not None:
+            x = x + modulation.offset
         # channels-last picks torch's fast CPU 3D-conv kernels: a 64^3 training step ran ~10x faster.
         x = x.contiguous(memory_format=torch.channels_last_3d)  # (B, C, 4, 4, 4)
-        return self.convs(x).squeeze(1)  # (B, 1, D, D, D) -> (B, D, D, D)
+        if modulation is None:
+            return self.convs(x).squeeze(1)  # (B, 1, D, D, D) -> (B, D, D, D)
+        stages = iter(zip(modulation.scales, modulation.shifts))
+        for layer in self.convs:
+            x = layer(x)
+            if isinstance(layer, nn.GroupNorm):  # FiLM after each normalisation
+                scale, shift = next(stages)
+                x = x * (1 + scale[:, :, None, None, None]) + shift[:, :, None, None, None]
+        return x.squeeze(1)
+
+
+class Modulation(NamedTuple):
+    """How a VoxelDecoder's features move for one batch: `offset` (B, C_0, 4, 4, 4) added to the
+    bottleneck grid, then per GroupNorm k (VoxelDecoder.norm_widths) x * (1 + scales[k]) + shifts[k],
+    each (B, C_k)."""
+
+    offset: Tensor
+    scales: list[Tensor]
+    shifts: list[Tensor]
