@@ -616,7 +616,9 @@ The VAE first looks at the whole photo and finds the object, with the mask head 
 encoder (an alpha channel, a box you draw or a click on it wins); the photo is cropped around it,
 one crop for both models (shown under the upload), and fed to two generators trained alike: a
 **conditional GAN** (image + random latent -> voxels, judged by a 3D patch discriminator that
-sees the photo's features) and a **VAE** (image -> latent Gaussian -> voxels). Both share the
+sees the photo's features; its latent modulates every decoder stage, so each seed is another
+plausible shape; the command line without a seed and the evaluation use the latent at zero, its
+most likely shape) and a **VAE** (image -> latent Gaussian -> voxels). Both share the
 encoder design (EfficientNet-Lite0, ImageNet-pretrained, fine-tuned) and its heads: the object
 mask, its category and the camera's viewpoint. Each predicts a grid of occupancy probabilities;
 the mesh is its iso-surface, coloured from the photo (what the camera saw; hidden sides from the
