@@ -233,7 +233,8 @@ def _run_model(kind, prepared, level, resolution, smoothing, seed, samples, fold
     words = object_words(result.category, result.azimuth_deg, result.elevation_deg)
     if words:
         lines.insert(0, f"**{words}**")
-    lines.append(f"seed {seed}" if seed is not None else "mean latent (deterministic)")
+    deterministic = "z = 0, its most likely shape" if kind == "cgan" else "mean latent"
+    lines.append(f"seed {seed}" if seed is not None else f"{deterministic} (deterministic)")
     if agreement is not None:
         unsure = float((agreement[grid >= level] < 0.5).mean()) if voxels else 0.0
         lines[-1] += f" · {samples} samples, {unsure:.0%} of the shape unsure (red)"
@@ -243,11 +244,13 @@ def _run_model(kind, prepared, level, resolution, smoothing, seed, samples, fold
 @spaces.GPU(duration=60)
 @_user_errors
 def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, samples=1,
-                vae_mode="mean", colors="photo", box="auto", progress=gr.Progress()):
+                vae_mode="mean", colors="photo", box="auto", cgan_mode="sampled", progress=gr.Progress()):
     """Photo file -> cGAN .glb, VAE .glb, model input preview, two info texts, two download lists,
     and the two JSON sidecars by model label (for the AR tab's defaults). box: "auto" (the models
     find the object), JSON [x0, y0, x1, y1] in the photo's pixels (the crop the user drew) or JSON
-    [x, y] (a point the user clicked on the object: the models keep the piece under it)."""
+    [x, y] (a point the user clicked on the object: the models keep the piece under it).
+    cgan_mode: "sampled" (z drawn with the seed, `samples` draws) or "zero" (z = 0, the cGAN's most
+    likely shape, one grid; seed and samples then apply to nothing but a sampled VAE)."""
     level = _number(level, "Iso level", 0.05, 0.95)
     resolution = int(_number(resolution, "Mesh resolution", 32, 128))
     if resolution not in MESH_RESOLUTIONS:
@@ -258,6 +261,8 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     samples = int(_number(samples, "Number of samples", 1, MAX_SAMPLES))
     if vae_mode not in ("mean", "sampled"):
         raise gr.Error(f"VAE mode must be 'mean' or 'sampled', got {vae_mode!r}.")
+    if cgan_mode not in ("sampled", "zero"):
+        raise gr.Error(f"cGAN mode must be 'sampled' or 'zero', got {cgan_mode!r}.")
     if colors not in COLOR_MODES:
         raise gr.Error(f"Colours must be {' or '.join(COLOR_MODES)}, got {colors!r}.")
     smoothing = None if smoothing in ("none", None) else smoothing
@@ -269,8 +274,9 @@ def reconstruct(photo, level=0.5, resolution=64, smoothing="taubin", seed=0, sam
     progress(0.1, desc="Finding the object")
     prepared = _prepare_for_both(image, crop_box, point)
     progress(0.3, desc="Running the cGAN")
+    cgan_seed, cgan_samples = (seed, samples) if cgan_mode == "sampled" else (None, 1)
     cgan_files, cgan_info, cgan_details = _run_model("cgan", prepared, level, resolution, smoothing,
-                                                     seed, samples, folder, colors)
+                                                     cgan_seed, cgan_samples, folder, colors)
     progress(0.65, desc="Running the VAE")
     vae_seed = seed if vae_mode == "sampled" else None
     vae_files, vae_info, vae_details = _run_model("vae", prepared, level, resolution, smoothing, vae_seed, 1,
@@ -697,6 +703,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
                         dice = gr.Button("Random seed", size="sm")
                     samples = FiniteSlider(1, MAX_SAMPLES, value=1, step=1, label="cGAN samples (more than 1: "
                                         "the mesh of their mean, red where the samples disagree)")
+                    cgan_mode = gr.Radio(["sampled", "zero"], value="sampled", label="cGAN latent: sampled "
+                                         "(uses the seed and samples) or zero (its most likely shape)")
                     vae_mode = gr.Radio(["mean", "sampled"], value="mean", label="VAE latent: mean "
                                         "(deterministic) or sampled (uses the seed)")
                     colors = gr.Radio(list(COLOR_MODES), value="photo", label="Colours: from the photo, "
@@ -818,7 +826,8 @@ with gr.Blocks(title="Recon3D: furniture photo to 3D", delete_cache=(1800, 3600)
     photo.change(show_box_picker, photo, [box_picker, box_points, box], api_visibility="private")
     box_picker.select(add_box_corner, [photo, box_points], [box_picker, box_points, box], api_visibility="private")
     clear_box.click(show_box_picker, photo, [box_picker, box_points, box], api_visibility="private")
-    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode, colors, box],
+    run_button.click(reconstruct, [photo, level, resolution, smoothing, seed, samples, vae_mode, colors, box,
+                                   cgan_mode],
                      reconstruct_outputs, api_name="reconstruct", concurrency_limit=2,
                      time_limit=REQUEST_TIME_LIMIT_S).then(
         pick_mesh, [mesh_choice, cgan_view, vae_view, mesh_details], [mesh_file, width_m, rotation],

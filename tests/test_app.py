@@ -91,6 +91,22 @@ def test_reconstruct_options_seeded_samples_are_repeatable(client):
             assert np.load(one).shape == (32, 32, 32)
 
 
+def test_the_cgan_at_z0_ignores_the_seed_and_a_bad_mode_is_refused(client):
+    """cgan_mode "zero": the cGAN's most likely shape, the same grid whatever the seed; "sampled"
+    (the default) draws with the seed, so two seeds differ."""
+    args = dict(level=0.5, resolution=32, smoothing="none", api_name="/reconstruct")
+    photo = handle_file(str(FURNITURE[1]))
+    grids = {}
+    for mode, seed in (("zero", 1), ("zero", 2), ("sampled", 1), ("sampled", 2)):
+        result = client.predict(photo, seed=seed, samples=2, cgan_mode=mode, **args)
+        grids[mode, seed] = np.load(next(f for f in result[5] if f.endswith(".npy")))
+        assert ("z = 0" in result[3]) == (mode == "zero") and ("2 samples" in result[3]) == (mode == "sampled")
+    np.testing.assert_array_equal(grids["zero", 1], grids["zero", 2])
+    assert not np.array_equal(grids["sampled", 1], grids["sampled", 2])
+    with pytest.raises(AppError, match="sampled.*zero"):  # Gradio names the choices
+        client.predict(photo, cgan_mode="mode", **args)
+
+
 def test_a_drawn_box_drives_the_crop(client, tmp_path):
     """Two pieces side by side: a box around the right one crops it, whatever the models would find."""
     left, right = Image.open(FURNITURE[0]).convert("RGB"), Image.open(FURNITURE[1]).convert("RGB")
