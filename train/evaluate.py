@@ -307,7 +307,8 @@ def score_model(reconstructor, photos: list[TestPhoto], points: SurfacePoints, c
     result["sample_diversity"] = float(np.mean(diversity))
     truths = np.stack([photo.truth for photo in photos]).astype(np.float32)
     # what the app shows by default is a sample (seed 0), not the mode: its accuracy and crispness too
-    result["sample_iou"] = float(np.mean([voxel_iou(sample, truth, LEVEL) for sample, truth in zip(first_samples, truths)]))
+    result["sample_iou"] = float(np.mean([voxel_iou(sample, truth, LEVEL)
+                                          for sample, truth in zip(first_samples, truths)]))
     result["sample_crispness"] = crispness(np.stack(first_samples)).pooled
     resamples = piece_resamples([p.model for p in photos], [p.category for p in photos], seed=seed)
     real = voxel_features(truths, classifier)
@@ -455,8 +456,8 @@ def markdown_table(results: dict) -> str:
                 sample_iou = f"{m['sample_iou']:.3f}" if "sample_iou" in m else "-"  # runs written before it
                 lines.append(f"| {name} | {m['mask_iou']:.3f} | {m['category_accuracy']:.3f} | "
                              f"{m['azimuth_error_median']:.1f}° | {m['elevation_error_median']:.1f}° | "
-                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {sampled} | {sample_iou} "
-                             f"| {units} |")
+                             f"{m['crispness']:.3f} | {m['sample_diversity']:.3f} | {m['fvd']:.1f} | {sampled} "
+                             f"| {sample_iou} | {units} |")
             lines.append("")
         summary = interval_summary(results, condition)
         if summary:

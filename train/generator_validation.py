@@ -39,7 +39,8 @@ def markdown_table(results: dict) -> str:
         means = scores["mean_over_images"]
         lines.append(f"| {name} | " + " | ".join(f"{means[key]:.3f}" for _, key in COLUMNS)
                      + f" | {scores['crispness']:.3f} | {scores['sample_diversity']:.3f} | {scores['fvd']:.1f} "
-                       f"| {scores['fvd_samples']:.1f} | {scores['sample_iou']:.3f} | {scores['sample_crispness']:.3f} |")
+                       f"| {scores['fvd_samples']:.1f} | {scores['sample_iou']:.3f} "
+                       f"| {scores['sample_crispness']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -106,8 +106,8 @@ class CGANGenerator(
         device = next(self.parameters()).device
         if generator is None:
             return torch.zeros(batch, self.latent_dim, device=device)
-        z = torch.randn(batch, self.latent_dim, generator=generator, device=generator.device).to(device)
-        return z * self.noise_scale if self.noise_scale != 1 else z
+        return self.noise_scale * torch.randn(batch, self.latent_dim, generator=generator,
+                                              device=generator.device).to(device)
 
     @torch.inference_mode()
     def reconstruct(self, images: Tensor, generator: torch.Generator | None = None, mirror: bool = True) -> Tensor:
