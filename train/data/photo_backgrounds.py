@@ -1,7 +1,8 @@
 """Background pictures for training composites, gathered once into a folder per source.
 
     python -m train.data.photo_backgrounds --out data/backgrounds \
-        [--wallpapers /usr/share/wallpapers] [--sh3d sweethome3d_*.deb] [--lomiri lomiri-wallpapers-*.deb]
+        [--wallpapers /usr/share/wallpapers] [--sh3d sweethome3d_*.deb] [--lomiri lomiri-wallpapers-*.deb] \
+        [--gcompris gcompris-qt-data_*.deb]
 
 writes ``<out>/<source>/<name>.jpg`` (longest side at most MAX_SIDE) for the training sources:
 
@@ -11,6 +12,12 @@ writes ``<out>/<source>/<name>.jpg`` (longest side at most MAX_SIDE) for the tra
     lomiri       the photographs of Debian's lomiri-wallpapers-16.04 (Ubuntu's 2018 wallpaper
                  contest: things in view, indoors and out) and the one photograph among
                  lomiri-wallpapers-20.04's pictures; CC0 / CC-BY / CC-BY-SA, authors in the names
+    gcompris     the photographs inside Debian's gcompris-qt-data (the educational suite's Qt
+                 resource files, train.data.qt_resources): tools and kitchen things on tables,
+                 animals, fish, monuments, musicians, wind mills and solar panels; each file's
+                 author and licence (public domain, CC-BY, CC-BY-SA, GPL) are in the package's
+                 copyright file; pictures of furniture are left out (they would be unmasked
+                 furniture in the background)
 
 ``BackgroundBank(root, sources)`` loads such a folder into memory and draws random crops from it.
 Which sources a model trains on is a choice of the data loader; the evaluation keeps a whole
@@ -30,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from train.data.debian import unpack_deb
+from train.data.qt_resources import read_resources
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,14 @@ TEXTURES_FOLDER = "com/eteks/sweethome3d/io/resources/textures/"
 LOMIRI_FOLDER = "usr/share/backgrounds"
 # lomiri-wallpapers-20.04 holds three illustrations beside this photograph
 LOMIRI_PHOTOS_20_04 = ("Kleiber_by_Lukas_Baubkus.jpg",)
+GCOMPRIS_FOLDER = "usr/share/gcompris-qt/rcc"
+# the activities whose pictures are photographs (the others draw theirs)
+GCOMPRIS_ACTIVITIES = ("categorization", "erase", "explore_farm_animals", "explore_monuments",
+                       "explore_world_animals", "explore_world_music")
+GCOMPRIS_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png")
+GCOMPRIS_MIN_SIDE = 150  # smaller pictures are icons
+FURNITURE_WORDS = ("armchair", "bed", "bench", "bookcase", "cabinet", "chair", "couch", "cupboard", "desk",
+                   "shelf", "sofa", "stool", "table", "wardrobe")
 
 
 def _save_downscaled(image: Image.Image, path: Path) -> None:
@@ -77,6 +93,42 @@ def collect_lomiri(debs: list[Path], out: Path) -> int:
                     count += 1
     if not count:
         raise FileNotFoundError(f"no lomiri photographs in {', '.join(str(d) for d in debs)}")
+    return count
+
+
+def is_photograph(image: Image.Image) -> bool:
+    """A picture that can stand as a photographic background: opaque (no transparent pixels) and
+    at least GCOMPRIS_MIN_SIDE on its shorter side."""
+    if min(image.size) < GCOMPRIS_MIN_SIDE:
+        return False
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return int(np.asarray(image.convert("RGBA"))[..., 3].min()) == 255
+    return True
+
+
+def collect_gcompris(deb: Path, out: Path) -> int:
+    """The photographs of gcompris-qt-data's photo activities (GCOMPRIS_ACTIVITIES) -> out/gcompris,
+    named <activity>-<folder>-<name>.jpg, none whose name says furniture; returns the count.
+    Raises FileNotFoundError when the package holds none."""
+    count = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        unpack_deb(deb, scratch)
+        for activity in GCOMPRIS_ACTIVITIES:
+            resource = Path(scratch) / GCOMPRIS_FOLDER / f"{activity}.rcc"
+            if not resource.is_file():
+                continue
+            for path, data in sorted(read_resources(resource.read_bytes()).items()):
+                name = Path(path)
+                if name.suffix.lower() not in GCOMPRIS_SUFFIXES:
+                    continue
+                if any(word in name.stem.lower() for word in FURNITURE_WORDS):
+                    continue
+                with Image.open(io.BytesIO(data)) as image:
+                    if is_photograph(image):
+                        _save_downscaled(image, out / "gcompris" / f"{activity}-{name.parent.name}-{name.stem}.jpg")
+                        count += 1
+    if not count:
+        raise FileNotFoundError(f"no photographs in {deb}")
     return count
 
 
@@ -141,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sh3d", type=Path, help="the sweethome3d .deb (apt-get download sweethome3d)")
     parser.add_argument("--lomiri", type=Path, nargs="+", default=[],
                         help="the lomiri-wallpapers-16.04 and -20.04 .debs (apt-get download ...)")
+    parser.add_argument("--gcompris", type=Path, help="the gcompris-qt-data .deb (apt-get download gcompris-qt-data)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.wallpapers.is_dir():
@@ -152,6 +205,8 @@ def main(argv: list[str] | None = None) -> None:
             log.info("textures: %d pictures", collect_sh3d_textures(args.sh3d, args.out))
         if args.lomiri:
             log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
+        if args.gcompris:
+            log.info("gcompris: %d pictures", collect_gcompris(args.gcompris, args.out))
     except FileNotFoundError as error:  # a missing or unreadable .deb, or one without pictures
         raise SystemExit(f"error: {error}") from None
 

@@ -1,0 +1,87 @@
+"""Qt binary resource files (train/data/qt_resources.py) and the GCompris photographs gathered from
+them (train/data/photo_backgrounds.collect_gcompris), on files made by Qt's own rcc
+(tests/fixtures/qt-resources/README.md)."""
+
+import io
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT
+from train.data.qt_resources import QtResourceError, read_resources
+
+FIXTURES = ROOT / "tests" / "fixtures" / "qt-resources"
+ACTIVITY = "/gcompris/src/activities/categorization"
+QML = "import QtQuick 2.12\n" + "// the activity's page\n" * 50
+
+
+@pytest.mark.parametrize("version", ["v3", "v1"])
+def test_every_file_comes_back_whole_from_either_format(version):
+    data = (FIXTURES / f"categorization-{version}.rcc").read_bytes()
+    files = read_resources(data)
+    assert sorted(files) == sorted(f"{ACTIVITY}/{p}" for p in (
+        "Categorization.qml", "resource/images/tools/hammer.jpg", "resource/images/others/chair.jpg",
+        "resource/images/others/icon.jpg", "resource/images/others/sticker.png"))
+    # rcc stored the text compressed (it is not in the file as such): it comes back inflated
+    assert QML.encode() not in data
+    assert files[f"{ACTIVITY}/Categorization.qml"].decode() == QML
+    sizes = {"tools/hammer.jpg": (200, 160), "others/icon.jpg": (64, 64), "others/sticker.png": (160, 160)}
+    for name, size in sizes.items():
+        with Image.open(io.BytesIO(files[f"{ACTIVITY}/resource/images/{name}"])) as image:
+            assert image.size == size
+
+
+def test_what_is_no_resource_file_is_a_typed_error():
+    data = (FIXTURES / "categorization-v3.rcc").read_bytes()
+    with pytest.raises(QtResourceError, match="qres"):
+        read_resources(b"PK\x03\x04" + data[4:])
+    with pytest.raises(QtResourceError, match="version 9"):
+        read_resources(data[:4] + (9).to_bytes(4, "big") + data[8:])
+    with pytest.raises(QtResourceError):
+        read_resources(data[:200])
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_gcompris_keeps_the_opaque_photographs_and_leaves_out_furniture_icons_and_other_activities(tmp_path):
+    from train.data.photo_backgrounds import BackgroundBank, collect_gcompris
+
+    root = tmp_path / "gcompris-qt-data"
+    folder = root / "usr" / "share" / "gcompris-qt" / "rcc"
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "categorization-v3.rcc", folder / "categorization.rcc")
+    shutil.copy(FIXTURES / "categorization-v1.rcc", folder / "lang.rcc")  # an activity that draws its pictures
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test\n")
+    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+
+    out = tmp_path / "backgrounds"
+    assert collect_gcompris(deb, out) == 1
+    # chair: furniture by name; icon: too small; sticker: transparent; lang: not a photo activity
+    assert [p.name for p in (out / "gcompris").iterdir()] == ["categorization-tools-hammer.jpg"]
+    with Image.open(out / "gcompris" / "categorization-tools-hammer.jpg") as picture, \
+            Image.open(io.BytesIO(read_resources((FIXTURES / "categorization-v3.rcc").read_bytes())[
+                f"{ACTIVITY}/resource/images/tools/hammer.jpg"])) as original:
+        assert picture.size == (200, 160)
+        difference = np.abs(np.asarray(picture, float) - np.asarray(original.convert("RGB"), float)).mean()
+        assert difference < 4  # re-saved as JPEG, the same picture
+    assert BackgroundBank(out, ("gcompris",)).crop(np.random.default_rng(0), 32, 32).shape == (32, 32, 3)
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_gcompris_without_photographs_is_an_error(tmp_path):
+    from train.data.photo_backgrounds import collect_gcompris
+
+    root = tmp_path / "gcompris-qt-data"
+    (root / "usr" / "share" / "gcompris-qt" / "rcc").mkdir(parents=True)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test\n")
+    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    with pytest.raises(FileNotFoundError, match="no photographs"):
+        collect_gcompris(deb, tmp_path / "backgrounds")
