@@ -16,6 +16,23 @@ from train.data.qt_resources import QtResourceError, read_resources
 FIXTURES = ROOT / "tests" / "fixtures" / "qt-resources"
 ACTIVITY = "/gcompris/src/activities/categorization"
 QML = "import QtQuick 2.12\n" + "// the activity's page\n" * 50
+COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: The GCompris team
+License: GPL-3+
+
+Files: src/activities/categorization/resource/images/tools/*
+Copyright: Bob Jones
+License: CC0-1.0
+
+Files: src/activities/categorization/resource/images/tools/saw.jpg
+       src/activities/categorization/resource/images/tools/hammer.png
+Copyright: Ann Smith
+License: CC-BY-SA-3.0
+ Creative Commons Attribution-ShareAlike 3.0
+Comment: https://example.org/hammer
+"""
 
 
 @pytest.mark.parametrize("version", ["v3", "v1"])
@@ -44,6 +61,19 @@ def test_what_is_no_resource_file_is_a_typed_error():
         read_resources(data[:200])
 
 
+def test_dep5_credit_is_the_last_matching_paragraph_whatever_the_picture_format():
+    from train.data.credits import file_credit, read_dep5
+
+    paragraphs = read_dep5(COPYRIGHT)
+    assert len(paragraphs) == 4
+    tools = "src/activities/categorization/resource/images/tools"
+    assert file_credit(paragraphs, f"{tools}/saw.webp")["copyright"] == "Ann Smith"
+    assert file_credit(paragraphs, f"{tools}/hammer.jpg")["license"].split("\n")[0] == "CC-BY-SA-3.0"
+    assert file_credit(paragraphs, f"{tools}/pliers.webp")["copyright"] == "Bob Jones"
+    assert file_credit(paragraphs, "src/activities/erase/resource/bear.webp")["license"] == "GPL-3+"
+    assert file_credit(read_dep5("Files: a/*\nLicense: MIT\n"), "b/c.jpg") is None
+
+
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
 def test_gcompris_keeps_the_opaque_photographs_and_leaves_out_furniture_icons_and_other_activities(tmp_path):
     from train.data.photo_backgrounds import BackgroundBank, collect_gcompris
@@ -53,6 +83,9 @@ def test_gcompris_keeps_the_opaque_photographs_and_leaves_out_furniture_icons_an
     folder.mkdir(parents=True)
     shutil.copy(FIXTURES / "categorization-v3.rcc", folder / "categorization.rcc")
     shutil.copy(FIXTURES / "categorization-v1.rcc", folder / "lang.rcc")  # an activity that draws its pictures
+    docs = root / "usr" / "share" / "doc" / "gcompris-qt-data"
+    docs.mkdir(parents=True)
+    (docs / "copyright").write_text(COPYRIGHT)
     (root / "DEBIAN").mkdir()
     (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
                                              "Maintainer: test <t@example.org>\nDescription: test\n")
@@ -62,7 +95,10 @@ def test_gcompris_keeps_the_opaque_photographs_and_leaves_out_furniture_icons_an
     out = tmp_path / "backgrounds"
     assert collect_gcompris(deb, out) == 1
     # chair: furniture by name; icon: too small; sticker: transparent; lang: not a photo activity
-    assert [p.name for p in (out / "gcompris").iterdir()] == ["categorization-tools-hammer.jpg"]
+    assert sorted(p.name for p in (out / "gcompris").iterdir()) == ["CREDITS.md", "categorization-tools-hammer.jpg"]
+    # the source's hammer.png paragraph covers the built hammer.jpg (one picture, another format)
+    assert ("| categorization-tools-hammer.jpg | Ann Smith | CC-BY-SA-3.0 | https://example.org/hammer |"
+            in (out / "gcompris" / "CREDITS.md").read_text())
     with Image.open(out / "gcompris" / "categorization-tools-hammer.jpg") as picture, \
             Image.open(io.BytesIO(read_resources((FIXTURES / "categorization-v3.rcc").read_bytes())[
                 f"{ACTIVITY}/resource/images/tools/hammer.jpg"])) as original:

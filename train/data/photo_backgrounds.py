@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from train.data.credits import file_credit, picture_credits_table, read_dep5
 from train.data.debian import unpack_deb
 from train.data.qt_resources import read_resources
 
@@ -48,6 +49,7 @@ LOMIRI_FOLDER = "usr/share/backgrounds"
 # lomiri-wallpapers-20.04 holds three illustrations beside this photograph
 LOMIRI_PHOTOS_20_04 = ("Kleiber_by_Lukas_Baubkus.jpg",)
 GCOMPRIS_FOLDER = "usr/share/gcompris-qt/rcc"
+GCOMPRIS_COPYRIGHT = "usr/share/doc/gcompris-qt-data/copyright"
 # the activities whose pictures are photographs (the others draw theirs)
 GCOMPRIS_ACTIVITIES = ("categorization", "erase", "explore_farm_animals", "explore_monuments",
                        "explore_world_animals", "explore_world_music")
@@ -108,11 +110,14 @@ def is_photograph(image: Image.Image) -> bool:
 
 def collect_gcompris(deb: Path, out: Path) -> int:
     """The photographs of gcompris-qt-data's photo activities (GCOMPRIS_ACTIVITIES) -> out/gcompris,
-    named <activity>-<folder>-<name>.jpg, none whose name says furniture; returns the count.
-    Raises FileNotFoundError when the package holds none."""
-    count = 0
+    named <activity>-<folder>-<name>.jpg, none whose name says furniture, and out/gcompris/CREDITS.md
+    (each picture's author, licence and source from the package's copyright file); returns the
+    count. Raises FileNotFoundError when the package holds none."""
+    count, credits = 0, []
     with tempfile.TemporaryDirectory() as scratch:
         unpack_deb(deb, scratch)
+        copyright_file = Path(scratch) / GCOMPRIS_COPYRIGHT
+        paragraphs = read_dep5(copyright_file.read_text(errors="replace")) if copyright_file.is_file() else []
         for activity in GCOMPRIS_ACTIVITIES:
             resource = Path(scratch) / GCOMPRIS_FOLDER / f"{activity}.rcc"
             if not resource.is_file():
@@ -125,10 +130,16 @@ def collect_gcompris(deb: Path, out: Path) -> int:
                     continue
                 with Image.open(io.BytesIO(data)) as image:
                     if is_photograph(image):
-                        _save_downscaled(image, out / "gcompris" / f"{activity}-{name.parent.name}-{name.stem}.jpg")
+                        saved = f"{activity}-{name.parent.name}-{name.stem}.jpg"
+                        _save_downscaled(image, out / "gcompris" / saved)
+                        credits.append((saved, file_credit(paragraphs, path.removeprefix("/gcompris/"))))
                         count += 1
     if not count:
         raise FileNotFoundError(f"no photographs in {deb}")
+    (out / "gcompris" / "CREDITS.md").write_text(
+        "# Credits: background photographs of gcompris-qt-data\n\n"
+        f"From Debian's {deb.name}; author, licence and source of each picture as its copyright file gives them.\n\n"
+        + picture_credits_table(credits))
     return count
 
 
