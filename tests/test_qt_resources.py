@@ -121,3 +121,20 @@ def test_gcompris_without_photographs_is_an_error(tmp_path):
     subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
     with pytest.raises(FileNotFoundError, match="no photographs"):
         collect_gcompris(deb, tmp_path / "backgrounds")
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_a_broken_resource_file_is_a_one_line_error_of_the_command(tmp_path):
+    from train.data.photo_backgrounds import main
+
+    root = tmp_path / "gcompris-qt-data"
+    folder = root / "usr" / "share" / "gcompris-qt" / "rcc"
+    folder.mkdir(parents=True)
+    (folder / "erase.rcc").write_bytes((FIXTURES / "categorization-v3.rcc").read_bytes()[:300])
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test\n")
+    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    with pytest.raises(SystemExit, match="^error: .*past the end"):
+        main(["--out", str(tmp_path / "backgrounds"), "--wallpapers", str(tmp_path / "none"), "--gcompris", str(deb)])

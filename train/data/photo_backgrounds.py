@@ -38,7 +38,7 @@ from PIL import Image
 
 from train.data.credits import file_credit, picture_credits_table, read_dep5
 from train.data.debian import unpack_deb
-from train.data.qt_resources import read_resources
+from train.data.qt_resources import QtResourceError, read_resources
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
             log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
         if args.gcompris:
             log.info("gcompris: %d pictures", collect_gcompris(args.gcompris, args.out))
-    except FileNotFoundError as error:  # a missing or unreadable .deb, or one without pictures
+    except (FileNotFoundError, QtResourceError) as error:  # a missing or unreadable .deb, one without pictures
         raise SystemExit(f"error: {error}") from None
 
 
