@@ -35,6 +35,26 @@ Comment: https://example.org/hammer
 """
 
 
+def _gcompris_deb(tmp_path, resources: dict[str, bytes], copyright_text: str | None = None):
+    """A real .deb named like Debian's gcompris-qt-data, holding `resources` ({activity: .rcc bytes})
+    in its rcc folder and, if given, a copyright file."""
+    root = tmp_path / "gcompris-qt-data"
+    folder = root / "usr" / "share" / "gcompris-qt" / "rcc"
+    folder.mkdir(parents=True)
+    for activity, data in resources.items():
+        (folder / f"{activity}.rcc").write_bytes(data)
+    if copyright_text is not None:
+        docs = root / "usr" / "share" / "doc" / "gcompris-qt-data"
+        docs.mkdir(parents=True)
+        (docs / "copyright").write_text(copyright_text)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test\n")
+    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    return deb
+
+
 @pytest.mark.parametrize("version", ["v3", "v1"])
 def test_every_file_comes_back_whole_from_either_format(version):
     data = (FIXTURES / f"categorization-{version}.rcc").read_bytes()
@@ -78,19 +98,9 @@ def test_dep5_credit_is_the_last_matching_paragraph_whatever_the_picture_format(
 def test_gcompris_keeps_the_opaque_photographs_and_leaves_out_furniture_icons_and_other_activities(tmp_path):
     from train.data.photo_backgrounds import BackgroundBank, collect_gcompris
 
-    root = tmp_path / "gcompris-qt-data"
-    folder = root / "usr" / "share" / "gcompris-qt" / "rcc"
-    folder.mkdir(parents=True)
-    shutil.copy(FIXTURES / "categorization-v3.rcc", folder / "categorization.rcc")
-    shutil.copy(FIXTURES / "categorization-v1.rcc", folder / "lang.rcc")  # an activity that draws its pictures
-    docs = root / "usr" / "share" / "doc" / "gcompris-qt-data"
-    docs.mkdir(parents=True)
-    (docs / "copyright").write_text(COPYRIGHT)
-    (root / "DEBIAN").mkdir()
-    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
-                                             "Maintainer: test <t@example.org>\nDescription: test\n")
-    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    v3, v1 = ((FIXTURES / f"categorization-{v}.rcc").read_bytes() for v in ("v3", "v1"))
+    # lang: an activity that draws its pictures
+    deb = _gcompris_deb(tmp_path, {"categorization": v3, "lang": v1}, COPYRIGHT)
 
     out = tmp_path / "backgrounds"
     assert collect_gcompris(deb, out) == 1
@@ -112,13 +122,7 @@ def test_gcompris_keeps_the_opaque_photographs_and_leaves_out_furniture_icons_an
 def test_gcompris_without_photographs_is_an_error(tmp_path):
     from train.data.photo_backgrounds import collect_gcompris
 
-    root = tmp_path / "gcompris-qt-data"
-    (root / "usr" / "share" / "gcompris-qt" / "rcc").mkdir(parents=True)
-    (root / "DEBIAN").mkdir()
-    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
-                                             "Maintainer: test <t@example.org>\nDescription: test\n")
-    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    deb = _gcompris_deb(tmp_path, {})
     with pytest.raises(FileNotFoundError, match="no photographs"):
         collect_gcompris(deb, tmp_path / "backgrounds")
 
@@ -127,14 +131,6 @@ def test_gcompris_without_photographs_is_an_error(tmp_path):
 def test_a_broken_resource_file_is_a_one_line_error_of_the_command(tmp_path):
     from train.data.photo_backgrounds import main
 
-    root = tmp_path / "gcompris-qt-data"
-    folder = root / "usr" / "share" / "gcompris-qt" / "rcc"
-    folder.mkdir(parents=True)
-    (folder / "erase.rcc").write_bytes((FIXTURES / "categorization-v3.rcc").read_bytes()[:300])
-    (root / "DEBIAN").mkdir()
-    (root / "DEBIAN" / "control").write_text("Package: gcompris-qt-data\nVersion: 1.0\nArchitecture: all\n"
-                                             "Maintainer: test <t@example.org>\nDescription: test\n")
-    deb = tmp_path / "gcompris-qt-data_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    deb = _gcompris_deb(tmp_path, {"erase": (FIXTURES / "categorization-v3.rcc").read_bytes()[:300]})
     with pytest.raises(SystemExit, match="^error: .*past the end"):
         main(["--out", str(tmp_path / "backgrounds"), "--wallpapers", str(tmp_path / "none"), "--gcompris", str(deb)])
