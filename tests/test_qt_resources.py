@@ -134,3 +134,37 @@ def test_a_broken_resource_file_is_a_one_line_error_of_the_command(tmp_path):
     deb = _gcompris_deb(tmp_path, {"erase": (FIXTURES / "categorization-v3.rcc").read_bytes()[:300]})
     with pytest.raises(SystemExit, match="^error: .*past the end"):
         main(["--out", str(tmp_path / "backgrounds"), "--wallpapers", str(tmp_path / "none"), "--gcompris", str(deb)])
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_the_pictures_of_things_on_tables_are_held_out_of_the_training_part(tmp_path, caplog):
+    from train.data.photo_backgrounds import BackgroundBank, main
+
+    v3, v1 = ((FIXTURES / f"categorization-{v}.rcc").read_bytes() for v in ("v3", "v1"))
+    # the same hammer in two activities: categorization's tools are things on tables (held out), erase's are not
+    deb = _gcompris_deb(tmp_path, {"categorization": v3, "erase": v1}, COPYRIGHT)
+    out, held_out = tmp_path / "backgrounds", tmp_path / "validation" / "gcompris-tables"
+    with caplog.at_level("INFO"):
+        main(["--out", str(out), "--wallpapers", str(tmp_path / "none"), "--gcompris", str(deb),
+              "--gcompris-held-out", str(held_out)])
+    pictures = {"categorization-tools-hammer.jpg", "erase-tools-hammer.jpg"}
+    assert {p.name for p in (out / "gcompris").iterdir()} == pictures | {"CREDITS.md"}
+    assert sorted(p.name for p in held_out.iterdir()) == ["CREDITS.md", "categorization-tools-hammer.jpg"]
+    assert sorted(p.name for p in (out / "gcompris-train").iterdir()) == ["CREDITS.md", "erase-tools-hammer.jpg"]
+    assert ((held_out / "categorization-tools-hammer.jpg").read_bytes()
+            == (out / "gcompris" / "categorization-tools-hammer.jpg").read_bytes())
+    # each part credits its own pictures and no other
+    train_credits = (out / "gcompris-train" / "CREDITS.md").read_text()
+    assert "| erase-tools-hammer.jpg | Ann Smith |" in train_credits and "categorization-tools" not in train_credits
+    assert "erase-tools" not in (held_out / "CREDITS.md").read_text()
+    assert "gcompris-train: 1 pictures; held out" in caplog.text
+    assert len(BackgroundBank(out, ("gcompris-train",))) == 1
+
+
+def test_holding_out_needs_the_package(tmp_path, capsys):
+    from train.data.photo_backgrounds import main
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "backgrounds"), "--gcompris-held-out", str(tmp_path / "held-out")])
+    assert "--gcompris-held-out needs --gcompris" in capsys.readouterr().err
+    assert not (tmp_path / "backgrounds").exists()

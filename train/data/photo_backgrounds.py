@@ -2,7 +2,7 @@
 
     python -m train.data.photo_backgrounds --out data/backgrounds \
         [--wallpapers /usr/share/wallpapers] [--sh3d sweethome3d_*.deb] [--lomiri lomiri-wallpapers-*.deb] \
-        [--gcompris gcompris-qt-data_*.deb]
+        [--gcompris gcompris-qt-data_*.deb [--gcompris-held-out data/backgrounds-validation/gcompris-tables]]
 
 writes ``<out>/<source>/<name>.jpg`` (longest side at most MAX_SIDE) for the training sources:
 
@@ -18,6 +18,10 @@ writes ``<out>/<source>/<name>.jpg`` (longest side at most MAX_SIDE) for the tra
                  author and licence (public domain, CC-BY, CC-BY-SA, GPL) are in the package's
                  copyright file; pictures of furniture are left out (they would be unmasked
                  furniture in the background)
+    gcompris-train  with --gcompris-held-out: the same minus the pictures of things on tables
+                 (GCOMPRIS_HELD_OUT), which go to that folder instead, for the object finder's
+                 validation (train.finder_validation --backgrounds): photographs of the users' kind
+                 that training never sees
 
 ``BackgroundBank(root, sources)`` loads such a folder into memory and draws random crops from it.
 Which sources a model trains on is a choice of the data loader; the evaluation keeps a whole
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -55,6 +60,9 @@ GCOMPRIS_ACTIVITIES = ("categorization", "erase", "explore_farm_animals", "explo
                        "explore_world_animals", "explore_world_music")
 GCOMPRIS_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png")
 GCOMPRIS_MIN_SIDE = 150  # smaller pictures are icons
+# tools and kitchen things on tables, indoors: the users' kind of photograph, held out of
+# gcompris-train for the finder validation (51 of the 250)
+GCOMPRIS_HELD_OUT = ("categorization-tools-", "categorization-others-")
 FURNITURE_WORDS = ("armchair", "bed", "bench", "bookcase", "cabinet", "chair", "couch", "cupboard", "desk",
                    "shelf", "sofa", "stool", "table", "wardrobe")
 
@@ -108,11 +116,13 @@ def is_photograph(image: Image.Image) -> bool:
     return True
 
 
-def collect_gcompris(deb: Path, out: Path) -> int:
+def collect_gcompris(deb: Path, out: Path, held_out: Path | None = None) -> int:
     """The photographs of gcompris-qt-data's photo activities (GCOMPRIS_ACTIVITIES) -> out/gcompris,
     named <activity>-<folder>-<name>.jpg, none whose name says furniture, and out/gcompris/CREDITS.md
     (each picture's author, licence and source from the package's copyright file); returns the
-    count. Raises FileNotFoundError when the package holds none."""
+    count. With `held_out`, also split them: the pictures named GCOMPRIS_HELD_OUT* into `held_out`,
+    the others into out/gcompris-train, each part with its CREDITS.md. Raises FileNotFoundError when
+    the package holds none."""
     count, credits = 0, []
     with tempfile.TemporaryDirectory() as scratch:
         unpack_deb(deb, scratch)
@@ -136,11 +146,24 @@ def collect_gcompris(deb: Path, out: Path) -> int:
                         count += 1
     if not count:
         raise FileNotFoundError(f"no photographs in {deb}")
-    (out / "gcompris" / "CREDITS.md").write_text(
+    _write_gcompris_credits(out / "gcompris", deb, credits)
+    if held_out is not None:
+        parts = {Path(held_out): [], out / "gcompris-train": []}
+        for row in credits:
+            parts[Path(held_out) if row[0].startswith(GCOMPRIS_HELD_OUT) else out / "gcompris-train"].append(row)
+        for folder, rows in parts.items():
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, _ in rows:
+                shutil.copyfile(out / "gcompris" / name, folder / name)
+            _write_gcompris_credits(folder, deb, rows)
+    return count
+
+
+def _write_gcompris_credits(folder: Path, deb: Path, rows: list[tuple[str, dict[str, str] | None]]) -> None:
+    (folder / "CREDITS.md").write_text(
         "# Credits: background photographs of gcompris-qt-data\n\n"
         f"From Debian's {deb.name}; author, licence and source of each picture as its copyright file gives them.\n\n"
-        + picture_credits_table(credits))
-    return count
+        + picture_credits_table(rows))
 
 
 def collect_sh3d_textures(deb: Path, out: Path) -> int:
@@ -197,6 +220,10 @@ class BackgroundBank:
                                                                              Image.Resampling.BILINEAR))
 
 
+def _count_pictures(folder: Path) -> int:
+    return sum(path.suffix.lower() in IMAGE_SUFFIXES for path in folder.iterdir())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -205,7 +232,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lomiri", type=Path, nargs="+", default=[],
                         help="the lomiri-wallpapers-16.04 and -20.04 .debs (apt-get download ...)")
     parser.add_argument("--gcompris", type=Path, help="the gcompris-qt-data .deb (apt-get download gcompris-qt-data)")
+    parser.add_argument("--gcompris-held-out", type=Path,
+                        help="with --gcompris: put its pictures of things on tables here, for validation, "
+                             "and the others in <out>/gcompris-train")
     args = parser.parse_args(argv)
+    if args.gcompris_held_out and not args.gcompris:
+        parser.error("--gcompris-held-out needs --gcompris")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.wallpapers.is_dir():
         log.info("wallpapers: %d pictures", collect_wallpapers(args.wallpapers, args.out))
@@ -217,7 +249,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.lomiri:
             log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
         if args.gcompris:
-            log.info("gcompris: %d pictures", collect_gcompris(args.gcompris, args.out))
+            log.info("gcompris: %d pictures", collect_gcompris(args.gcompris, args.out, args.gcompris_held_out))
+            if args.gcompris_held_out:
+                log.info("gcompris-train: %d pictures; held out in %s: %d", _count_pictures(args.out / "gcompris-train"),
+                         args.gcompris_held_out, _count_pictures(args.gcompris_held_out))
     except (FileNotFoundError, QtResourceError) as error:  # a missing or unreadable .deb, one without pictures
         raise SystemExit(f"error: {error}") from None
 
