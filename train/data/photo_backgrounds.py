@@ -156,6 +156,8 @@ def collect_gcompris(deb: Path, out: Path, held_out: Path | None = None) -> int:
             for name, _ in rows:
                 shutil.copyfile(out / "gcompris" / name, folder / name)
             _write_gcompris_credits(folder, deb, rows)
+        log.info("gcompris-train: %d pictures; held out in %s: %d", len(parts[out / "gcompris-train"]), held_out,
+                 len(parts[Path(held_out)]))
     return count
 
 
@@ -220,10 +222,6 @@ class BackgroundBank:
                                                                              Image.Resampling.BILINEAR))
 
 
-def _count_pictures(folder: Path) -> int:
-    return sum(path.suffix.lower() in IMAGE_SUFFIXES for path in folder.iterdir())
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -250,9 +248,6 @@ def main(argv: list[str] | None = None) -> None:
             log.info("lomiri: %d pictures", collect_lomiri(args.lomiri, args.out))
         if args.gcompris:
             log.info("gcompris: %d pictures", collect_gcompris(args.gcompris, args.out, args.gcompris_held_out))
-            if args.gcompris_held_out:
-                log.info("gcompris-train: %d pictures; held out in %s: %d", _count_pictures(args.out / "gcompris-train"),
-                         args.gcompris_held_out, _count_pictures(args.gcompris_held_out))
     except (FileNotFoundError, QtResourceError) as error:  # a missing or unreadable .deb, one without pictures
         raise SystemExit(f"error: {error}") from None
 
